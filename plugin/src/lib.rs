@@ -1,0 +1,28 @@
+//! The amiforge plugin: its name, version and component registry.
+//!
+//! Every component registers here under its short name; Packer users write it with the plugin
+//! prefix (`amiforge-NAME`). Until the first component lands, `describe` lists none.
+
+use packer_sdk::Plugin;
+
+/// Plugin name: components appear in templates as `amiforge-<component>`.
+pub const NAME: &str = "amiforge";
+/// Where `packer plugins install` records the plugin from.
+pub const SOURCE: &str = "github.com/amiforge/amiforge";
+
+/// The plugin with every component registered.
+pub fn plugin() -> Plugin {
+    Plugin::new(NAME, env!("CARGO_PKG_VERSION"), SOURCE)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn describe_lists_registered_components_only() {
+        let d = super::plugin().describe();
+        assert_eq!(d["api_version"], "x5.0");
+        assert_eq!(d["protocol_version"], "v2");
+        assert_eq!(d["provisioners"], serde_json::json!([]));
+        assert_eq!(d["post_processors"], serde_json::json!([]));
+    }
+}
