@@ -46,6 +46,8 @@ pub use plugin::Plugin;
 pub use post_processor::{PostProcessContext, PostProcessOutput, PostProcessor};
 pub use provisioner::{ProvisionContext, Provisioner};
 pub use ui::Ui;
+/// The yamux crate, for code that stands in for Packer in tests.
+pub use yamux;
 
 /// Re-exported for component implementations.
 pub use async_trait::async_trait;

@@ -19,10 +19,15 @@ pub type MuxStream = Compat<yamux::Stream>;
 
 type OpenReply = oneshot::Sender<Result<yamux::Stream, String>>;
 
+enum Command {
+    Open(OpenReply),
+    Close,
+}
+
 /// Handle to the running session; cheap to clone.
 #[derive(Clone)]
 pub struct Session {
-    open_tx: mpsc::UnboundedSender<OpenReply>,
+    cmd_tx: mpsc::UnboundedSender<Command>,
     closed: CancellationToken,
 }
 
@@ -41,26 +46,38 @@ impl Session {
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let (open_tx, open_rx) = mpsc::unbounded_channel();
+        Self::start_with_mode(io, yamux::Mode::Server)
+    }
+
+    /// Like [`Session::start`] in either role; the client role is what Packer plays (tests use it
+    /// to stand in for Packer).
+    pub fn start_with_mode<T>(
+        io: T,
+        mode: yamux::Mode,
+    ) -> (Session, mpsc::UnboundedReceiver<MuxStream>)
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (in_tx, in_rx) = mpsc::unbounded_channel();
         let closed = CancellationToken::new();
-        let conn = yamux::Connection::new(io, config(), yamux::Mode::Server);
+        let conn = yamux::Connection::new(io, config(), mode);
         let done = closed.clone();
         tokio::spawn(async move {
-            match drive(conn, open_rx, in_tx).await {
+            match drive(conn, cmd_rx, in_tx).await {
                 Ok(()) => tracing::debug!("yamux session closed by Packer"),
                 Err(e) => tracing::debug!(error = %e, "yamux session ended"),
             }
             done.cancel();
         });
-        (Session { open_tx, closed }, in_rx)
+        (Session { cmd_tx, closed }, in_rx)
     }
 
     /// Opens an outbound stream (its SYN goes out with the first write).
     pub async fn open(&self) -> Result<MuxStream, String> {
         let (tx, rx) = oneshot::channel();
-        self.open_tx
-            .send(tx)
+        self.cmd_tx
+            .send(Command::Open(tx))
             .map_err(|_| "connection is shut down".to_string())?;
         let s = rx
             .await
@@ -76,21 +93,37 @@ impl Session {
     pub fn is_closed(&self) -> bool {
         self.closed.is_cancelled()
     }
+
+    /// Closes the session (GoAway) and waits until it is down.
+    pub async fn close(&self) {
+        let _ = self.cmd_tx.send(Command::Close);
+        self.closed().await
+    }
 }
 
 async fn drive<T>(
     mut conn: yamux::Connection<T>,
-    mut open_rx: mpsc::UnboundedReceiver<OpenReply>,
+    mut cmd_rx: mpsc::UnboundedReceiver<Command>,
     in_tx: mpsc::UnboundedSender<MuxStream>,
 ) -> Result<(), yamux::ConnectionError>
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
     let mut waiting: VecDeque<OpenReply> = VecDeque::new();
+    let mut closing = false;
     poll_fn(|cx| {
         loop {
-            while let Poll::Ready(Some(req)) = open_rx.poll_recv(cx) {
-                waiting.push_back(req);
+            while let Poll::Ready(Some(cmd)) = cmd_rx.poll_recv(cx) {
+                match cmd {
+                    Command::Open(req) => waiting.push_back(req),
+                    Command::Close => closing = true,
+                }
+            }
+            if closing {
+                for tx in waiting.drain(..) {
+                    let _ = tx.send(Err("connection is shut down".into()));
+                }
+                return conn.poll_close(cx);
             }
             while !waiting.is_empty() {
                 match conn.poll_new_outbound(cx) {

@@ -30,7 +30,8 @@ pub const API_VERSION: &str = "x5.0";
 /// How long we wait for Packer to connect after the handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
 
-type Factory = fn(Arc<Broker>, SpecFormat) -> Arc<dyn Handler>;
+/// Builds a component's stream-0 service.
+pub type Factory = fn(Arc<Broker>, SpecFormat) -> Arc<dyn Handler>;
 
 /// One registered component.
 #[derive(Clone)]
@@ -39,7 +40,7 @@ pub struct Component {
     pub name: &'static str,
     pub spec: fn() -> ObjectSpec,
     pub docs: fn() -> Vec<FieldDoc>,
-    factory: Factory,
+    pub factory: Factory,
 }
 
 /// A plugin: a name (`amiforge` → components `amiforge-NAME` in templates), a version, and its
@@ -303,21 +304,29 @@ fn serve_process(
         // Packer dials exactly once: stop listening and remove the socket.
         drop(listener);
         drop(dir);
-        let (session, inbound) = Session::start(sock.compat());
-        let broker = Broker::start(session.clone(), inbound);
-        let handler = factory(broker.clone(), format);
-        let stream0 = broker
-            .expect(0)
-            .accept(Duration::from_secs(30))
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::select! {
-            _ = crate::rpc::serve(stream0, handler) => session.closed().await,
-            _ = session.closed() => {}
-        }
-        tracing::debug!("Packer closed the connection; exiting");
-        Ok(())
+        serve_connection(sock.compat(), factory, format).await
     })
+}
+
+/// Serves one component over an established connection from Packer until Packer goes away.
+pub async fn serve_connection<T>(io: T, factory: Factory, format: SpecFormat) -> Result<(), String>
+where
+    T: futures::AsyncRead + futures::AsyncWrite + Unpin + Send + 'static,
+{
+    let (session, inbound) = Session::start(io);
+    let broker = Broker::start(session.clone(), inbound);
+    let handler = factory(broker.clone(), format);
+    let stream0 = broker
+        .expect(0)
+        .accept(Duration::from_secs(30))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::select! {
+        _ = crate::rpc::serve(stream0, handler) => session.closed().await,
+        _ = session.closed() => {}
+    }
+    tracing::debug!("Packer closed the connection; exiting");
+    Ok(())
 }
 
 fn socket_dir() -> Result<tempfile::TempDir, String> {

@@ -1,0 +1,325 @@
+//! The whole plugin stack (yamux server, broker, net/rpc, services) driven in-process by a
+//! stand-in for Packer: yamux client role, broker dial of id 0, raw bytes where a test needs to
+//! misbehave. Real Packer runs against the same code in the end-to-end tests; these tests cover
+//! what Packer never sends: garbage, hostile lengths, unknown methods, cancellation races.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use packer_sdk::broker::Broker;
+use packer_sdk::invocation::Kind;
+use packer_sdk::mux::{MuxStream, Session};
+use packer_sdk::plugin::serve_connection;
+use packer_sdk::rpc::server::{Handler, Reply};
+use packer_sdk::rpc::{RpcClient, RpcError, serve};
+use packer_sdk::spec::HclSpec as _;
+use packer_sdk::wire_spec::SpecFormat;
+use packer_sdk::{ConfigErrors, HclSpec, PackerConfig, Plugin, ProvisionContext, Provisioner};
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::compat::TokioAsyncReadCompatExt;
+
+#[derive(Deserialize, HclSpec)]
+struct WaiterConfig {
+    /// "wait": provision until cancelled; anything else: return at once.
+    mode: String,
+    inline: Option<Vec<String>>,
+}
+
+struct Waiter {
+    mode: String,
+}
+
+#[packer_sdk::async_trait]
+impl Provisioner for Waiter {
+    type Config = WaiterConfig;
+    fn prepare(c: WaiterConfig, _: &PackerConfig) -> Result<Self, ConfigErrors> {
+        if c.mode.is_empty() {
+            return Err(ConfigErrors::single("mode", "must not be empty"));
+        }
+        Ok(Waiter { mode: c.mode })
+    }
+    async fn provision(&self, ctx: ProvisionContext) -> anyhow::Result<()> {
+        ctx.ui.say("waiting").await?;
+        if self.mode == "wait" {
+            ctx.cancel.cancelled().await;
+            anyhow::bail!("cancelled by Packer");
+        }
+        Ok(())
+    }
+}
+
+/// A connected (plugin, packer) pair; `packer` is the stand-in's broker.
+struct Pair {
+    packer: Arc<Broker>,
+    plugin: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+async fn connect() -> Pair {
+    let plugin_def = Plugin::new("t", "0.0.1", "example.com/t/t").provisioner::<Waiter>("waiter");
+    let factory = plugin_def
+        .find(Kind::Provisioner, "waiter", false)
+        .expect("registered")
+        .factory;
+    let (a, b) = tokio::net::UnixStream::pair().unwrap();
+    let plugin = tokio::spawn(serve_connection(a.compat(), factory, SpecFormat::Gob));
+    let (sess, inbound) = Session::start_with_mode(b.compat(), packer_sdk::yamux::Mode::Client);
+    let packer = Broker::start(sess, inbound);
+    Pair { packer, plugin }
+}
+
+async fn stream0(p: &Pair) -> MuxStream {
+    tokio::time::timeout(Duration::from_secs(5), p.packer.dial(0))
+        .await
+        .expect("dial in time")
+        .expect("dial 0")
+}
+
+async fn read_eof(s: &mut MuxStream) -> Vec<u8> {
+    let mut v = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut v))
+        .await
+        .expect("stream must be closed, not left hanging")
+        .ok();
+    v
+}
+
+#[tokio::test]
+async fn unknown_methods_get_go_error_texts_and_the_stream_keeps_working() {
+    let p = connect().await;
+    let rpc = RpcClient::new(stream0(&p).await);
+    let e = rpc.call("Provisioner.Nope", &()).await.unwrap_err();
+    assert_eq!(
+        e,
+        RpcError::Remote("rpc: can't find method Provisioner.Nope".into())
+    );
+    let e = rpc.call("Nope.Nope", &()).await.unwrap_err();
+    assert_eq!(
+        e,
+        RpcError::Remote("rpc: can't find service Nope.Nope".into())
+    );
+    let e = rpc.call("NoDot", &()).await.unwrap_err();
+    assert!(matches!(e, RpcError::Remote(t) if t.contains("ill-formed")));
+    let v = rpc.call("Provisioner.ConfigSpec", &()).await.unwrap();
+    let bytes = match packer_sdk::rpc::value::get(&v, "ConfigSpec") {
+        Some(rmpv::Value::Binary(b)) => b.clone(),
+        other => panic!("ConfigSpec must be bin, got {other:?}"),
+    };
+    let spec = packer_sdk::spec::gob::decode(&bytes).unwrap();
+    assert_eq!(spec, WaiterConfig::object_spec());
+}
+
+#[tokio::test]
+async fn many_concurrent_calls_are_matched_by_seq() {
+    let p = connect().await;
+    let rpc = RpcClient::new(stream0(&p).await);
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let rpc = rpc.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                rpc.call("Provisioner.ConfigSpec", &()).await.map(|_| ())
+            } else {
+                match rpc.call("Provisioner.Nope", &()).await {
+                    Err(RpcError::Remote(t)) if t.ends_with("Provisioner.Nope") => Ok(()),
+                    other => panic!("{other:?}"),
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_header_that_is_not_a_map_closes_the_stream_cleanly() {
+    let p = connect().await;
+    let mut s = stream0(&p).await;
+    s.write_all(&[0x93, 0x01, 0x02, 0x03, 0xc0]).await.unwrap();
+    s.flush().await.unwrap();
+    assert!(read_eof(&mut s).await.is_empty());
+    assert!(
+        !p.plugin.is_finished(),
+        "a bad stream must not kill the plugin"
+    );
+}
+
+#[tokio::test]
+async fn hostile_lengths_close_without_allocating() {
+    for bytes in [
+        vec![0xdb, 0xff, 0xff, 0xff, 0xff], // str32 of 4 GiB
+        vec![0xdd, 0xff, 0xff, 0xff, 0xff], // array32 of 4 G elements
+        vec![0xdf, 0x7f, 0xff, 0xff, 0xff], // map32
+        vec![0xc6, 0xff, 0xff, 0xff, 0xff], // bin32
+        vec![0x91; 4096],                   // nesting bomb
+        vec![0xc1],                         // reserved marker
+    ] {
+        let p = connect().await;
+        let mut s = stream0(&p).await;
+        s.write_all(&bytes).await.unwrap();
+        s.flush().await.unwrap();
+        assert!(read_eof(&mut s).await.is_empty(), "{:x?}", &bytes[..1]);
+    }
+}
+
+#[tokio::test]
+async fn truncated_request_then_eof_closes_cleanly() {
+    let p = connect().await;
+    let mut s = stream0(&p).await;
+    // a header cut in the middle of its ServiceMethod string
+    s.write_all(&[0x82, 0xad, b'S', b'e', b'r']).await.unwrap();
+    s.shutdown().await.unwrap();
+    assert!(read_eof(&mut s).await.is_empty());
+}
+
+#[tokio::test]
+async fn packer_166_json_prepare_bytes_decode_and_name_the_missing_field() {
+    // Recorded from Packer 1.6.6 (JSON template, shell provisioner's Prepare): config map,
+    // packer_* map and the build placeholder map. Our test component has `inline` too.
+    let p = connect().await;
+    let mut s = stream0(&p).await;
+    let req = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/prepare-json-166.msgpack"
+    ))
+    .unwrap();
+    // the recorded config has no `mode`: expect the field named in the error
+    s.write_all(&req).await.unwrap();
+    let mut r = packer_sdk::msgpack::ValueReader::new(&mut s);
+    let h = r.next().await.unwrap().unwrap();
+    let h = packer_sdk::rpc::Header::from_value(&h).unwrap();
+    assert_eq!(h.service_method, "Provisioner.Prepare");
+    assert!(
+        h.error.contains("mode: required attribute is missing"),
+        "{}",
+        h.error
+    );
+}
+
+#[tokio::test]
+async fn packer_166_hcl2_prepare_bytes_decode_and_name_the_unknown_attribute() {
+    let p = connect().await;
+    let mut s = stream0(&p).await;
+    let req = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/prepare-hcl2-166.msgpack"
+    ))
+    .unwrap();
+    s.write_all(&req).await.unwrap();
+    let mut r = packer_sdk::msgpack::ValueReader::new(&mut s);
+    let h = packer_sdk::rpc::Header::from_value(&r.next().await.unwrap().unwrap()).unwrap();
+    // the cty JSON blob carried the shell provisioner's `environment_vars = ["A=1"]`
+    assert!(
+        h.error.contains("environment_vars: unknown attribute"),
+        "{}",
+        h.error
+    );
+}
+
+/// Packer's `Ui` as the stand-in serves it: records messages.
+struct RecordingUi(Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl Handler for RecordingUi {
+    fn services(&self) -> &'static [&'static str] {
+        &["Ui"]
+    }
+    async fn call(&self, _s: &str, method: &str, body: rmpv::Value) -> Reply {
+        let text = packer_sdk::rpc::value::as_str(&body).unwrap_or_default();
+        self.0.lock().unwrap().push(format!("{method}:{text}"));
+        Ok(packer_sdk::rpc::NIL.to_vec())
+    }
+}
+
+fn cty_config(mode: &str) -> rmpv::Value {
+    let json = format!(
+        r#"{{"value":{{"mode":"{mode}","inline":null}},"type":["object",{{"mode":"string","inline":["list","string"]}}]}}"#
+    );
+    rmpv::Value::Map(vec![(
+        "Configs".into(),
+        rmpv::Value::Array(vec![
+            rmpv::Value::Map(vec![("packer_build_name".into(), "b".into())]),
+            rmpv::Value::Binary(json.into_bytes()),
+            rmpv::Value::Nil,
+        ]),
+    )])
+}
+
+#[tokio::test]
+async fn cancel_reaches_a_running_provision_on_the_same_stream() {
+    let p = connect().await;
+    let rpc = RpcClient::new(stream0(&p).await);
+    rpc.call("Provisioner.Prepare", &cty_config("wait"))
+        .await
+        .unwrap();
+    // the stand-in issues an id and serves Ui there, as Packer does for Provision
+    let id = p.packer.next_id();
+    let incoming = p.packer.expect(id);
+    let ui = Arc::new(RecordingUi(Mutex::new(Vec::new())));
+    let ui2 = ui.clone();
+    tokio::spawn(async move {
+        let s = incoming.accept(Duration::from_secs(5)).await.unwrap();
+        serve(s, ui2).await;
+    });
+    let args = rmpv::Value::Map(vec![
+        (
+            "GeneratedData".into(),
+            rmpv::Value::Map(vec![("ID".into(), "Null".into())]),
+        ),
+        ("StreamID".into(), rmpv::Value::from(id)),
+    ]);
+    let rpc2 = rpc.clone();
+    let provision = tokio::spawn(async move { rpc2.call("Provisioner.Provision", &args).await });
+    // wait until the provisioner is running (it said so), then cancel
+    for _ in 0..100 {
+        if !ui.0.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(ui.0.lock().unwrap().as_slice(), ["Say:waiting"]);
+    rpc.call("Provisioner.Cancel", &()).await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(5), provision)
+        .await
+        .expect("provision must end after Cancel")
+        .unwrap();
+    assert_eq!(r, Err(RpcError::Remote("cancelled by Packer".into())));
+}
+
+#[tokio::test]
+async fn prepare_twice_and_provision_before_prepare() {
+    let p = connect().await;
+    let rpc = RpcClient::new(stream0(&p).await);
+    let e = rpc
+        .call(
+            "Provisioner.Provision",
+            &rmpv::Value::Map(vec![("StreamID".into(), 9.into())]),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RpcError::Remote(t) if t.contains("before Prepare")));
+    let e = rpc
+        .call("Provisioner.Prepare", &cty_config(""))
+        .await
+        .unwrap_err();
+    assert_eq!(e, RpcError::Remote("mode: must not be empty".into()));
+    rpc.call("Provisioner.Prepare", &cty_config("now"))
+        .await
+        .unwrap();
+    rpc.call("Provisioner.Prepare", &cty_config("now"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn closing_the_connection_ends_the_plugin() {
+    let p = connect().await;
+    let _s = stream0(&p).await;
+    p.packer.session().close().await;
+    let r = tokio::time::timeout(Duration::from_secs(5), p.plugin).await;
+    assert!(
+        matches!(r, Ok(Ok(Ok(())))),
+        "plugin must exit cleanly when Packer goes away: {r:?}"
+    );
+}
