@@ -1,0 +1,264 @@
+//! Running the real `packer` binary in a scratch directory that holds the template and the
+//! plugins under test (Packer 1.6.6 discovers `packer-plugin-*`, `packer-provisioner-*` and
+//! `packer-post-processor-*` files in the working directory).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Default limit for one packer invocation.
+pub const PACKER_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What a finished packer run printed.
+#[derive(Debug)]
+pub struct PackerOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl PackerOutput {
+    pub fn combined(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Panics with the whole output unless packer exited 0.
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Self {
+        assert!(
+            self.success(),
+            "packer failed ({:?}):\n{}",
+            self.code,
+            self.combined()
+        );
+        self
+    }
+
+    /// Panics with the whole output unless packer failed.
+    #[track_caller]
+    pub fn assert_failed(&self) -> &Self {
+        assert!(
+            !self.success(),
+            "packer should have failed but exited 0:\n{}",
+            self.combined()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_contains(&self, needle: &str) -> &Self {
+        assert!(
+            self.combined().contains(needle),
+            "packer output lacks {needle:?}:\n{}",
+            self.combined()
+        );
+        self
+    }
+}
+
+/// A scratch directory for one packer run.
+pub struct Workdir {
+    dir: tempfile::TempDir,
+}
+
+impl Default for Workdir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Workdir {
+    pub fn new() -> Workdir {
+        let dir = tempfile::Builder::new()
+            .prefix("amiforge-e2e")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("config")).expect("config dir");
+        Workdir { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Installs `bin` as `name` in the working directory (a symlink, as a user would).
+    pub fn link(&self, bin: &Path, name: &str) -> PathBuf {
+        let dst = self.path().join(name);
+        std::os::unix::fs::symlink(bin, &dst).expect("symlink plugin");
+        dst
+    }
+
+    /// Writes a file in the working directory.
+    pub fn write(&self, name: &str, content: &str) -> PathBuf {
+        let p = self.path().join(name);
+        std::fs::write(&p, content).expect("write file");
+        p
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("packer");
+        c.args(args)
+            .current_dir(self.path())
+            .env("CHECKPOINT_DISABLE", "1")
+            // keep ~/.packer.d and ~/.packerconfig of the host out of the test
+            .env("PACKER_CONFIG_DIR", self.path().join("config"))
+            .env(
+                "PACKER_CONFIG",
+                self.path().join("config/packerconfig.json"),
+            )
+            .env_remove("PACKER_PLUGIN_PATH")
+            .env_remove("PACKER_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        std::os::unix::process::CommandExt::process_group(&mut c, 0);
+        c
+    }
+
+    /// Runs packer to completion (killing it after [`PACKER_TIMEOUT`]).
+    pub fn packer(&self, args: &[&str]) -> PackerOutput {
+        self.spawn(args).finish(PACKER_TIMEOUT)
+    }
+
+    /// Starts packer; its stdout lines can be watched while it runs.
+    pub fn spawn(&self, args: &[&str]) -> RunningPacker {
+        let mut child = self
+            .command(args)
+            .spawn()
+            .expect("packer is installed (apt-get install packer)");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                all.push_str(&line);
+                all.push('\n');
+                let _ = tx.send(line);
+            }
+            all
+        });
+        let err_reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        RunningPacker {
+            child,
+            lines: rx,
+            reader: Some(reader),
+            err_reader: Some(err_reader),
+        }
+    }
+}
+
+/// A packer process in flight.
+pub struct RunningPacker {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    reader: Option<std::thread::JoinHandle<String>>,
+    err_reader: Option<std::thread::JoinHandle<String>>,
+}
+
+impl RunningPacker {
+    /// Waits until a stdout line contains `needle`; false on timeout or end of output.
+    pub fn wait_for_line(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Sends SIGINT to packer's process group, as Ctrl-C in a terminal does.
+    pub fn interrupt(&self) {
+        signal_group(self.child.id(), "INT");
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for packer to exit (killing its group after `timeout`).
+    pub fn finish(mut self, timeout: Duration) -> PackerOutput {
+        let deadline = Instant::now() + timeout;
+        let code = loop {
+            match self.child.try_wait() {
+                Ok(Some(st)) => break st.code(),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                _ => {
+                    signal_group(self.child.id(), "KILL");
+                    let _ = self.child.wait();
+                    break None;
+                }
+            }
+        };
+        let stdout = self
+            .reader
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        let stderr = self
+            .err_reader
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        PackerOutput {
+            code,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Drop for RunningPacker {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            signal_group(self.child.id(), "KILL");
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn signal_group(pid: u32, sig: &str) {
+    let _ = Command::new("kill")
+        .args([&format!("-{sig}"), "--", &format!("-{pid}")])
+        .status();
+}
+
+/// Processes whose command line mentions `needle` (e.g. a work directory), for leak checks.
+pub fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) && pid != std::process::id().to_string() {
+                found.push(format!("{pid}: {cmd}"));
+            }
+        }
+    }
+    found
+}

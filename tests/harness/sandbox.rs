@@ -1,0 +1,154 @@
+//! A sandboxed sshd on 127.0.0.1 (tests/sandbox/sandbox.sh): Debian root on an overlay, private
+//! mount/pid/uts/ipc namespaces, read-only /proc/sys. Nothing on the host changes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::{free_port, workspace};
+
+fn script(name: &str) -> PathBuf {
+    workspace().join("tests/sandbox").join(name)
+}
+
+/// Builds or unpacks the pristine root once per test process; returns its path.
+pub fn root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(script("mkroot.sh"))
+            .output()
+            .expect("run tests/sandbox/mkroot.sh");
+        assert!(
+            out.status.success(),
+            "mkroot.sh failed (needs root, debootstrap or a cached tarball):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        PathBuf::from(
+            stdout
+                .lines()
+                .last()
+                .expect("mkroot prints the root path")
+                .trim(),
+        )
+    })
+}
+
+/// A running sandbox; stopped and deleted on drop.
+pub struct Sandbox {
+    pub name: String,
+    pub port: u16,
+    /// Private key that logs in as `admin` (NOPASSWD sudo) and `root`.
+    pub key: PathBuf,
+    _keydir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn start() -> Sandbox {
+        root();
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "e2e-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let keydir = tempfile::tempdir().expect("tempdir");
+        let key = keydir.path().join("id_ed25519");
+        let st = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key)
+            .status()
+            .expect("ssh-keygen (openssh-client) is needed");
+        assert!(st.success(), "ssh-keygen failed");
+        let mut last = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let out = Command::new("bash")
+                .arg(script("sandbox.sh"))
+                .args(["start", &name, &port.to_string()])
+                .arg(key.with_extension("pub"))
+                .output()
+                .expect("run sandbox.sh");
+            if out.status.success() {
+                return Sandbox {
+                    name,
+                    port,
+                    key,
+                    _keydir: keydir,
+                };
+            }
+            last = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let _ = Command::new("bash")
+                .arg(script("sandbox.sh"))
+                .args(["reset", &name])
+                .status();
+        }
+        panic!("sandbox did not start:\n{last}");
+    }
+
+    fn run(&self, cmd: &str) -> String {
+        let out = Command::new("bash")
+            .arg(script("sandbox.sh"))
+            .args([cmd, &self.name])
+            .output()
+            .expect("run sandbox.sh");
+        assert!(
+            out.status.success(),
+            "sandbox.sh {cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Files the provisioning created or changed (`mode uid:gid ./path` lines).
+    pub fn diff(&self) -> String {
+        self.run("diff")
+    }
+
+    /// The sandbox's root as seen from the host (while it runs).
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(self.run("path").trim())
+    }
+
+    /// A path inside the sandbox, seen from the host.
+    pub fn file(&self, inside: &str) -> PathBuf {
+        self.path().join(inside.trim_start_matches('/'))
+    }
+
+    /// HCL for a `null` source that connects to this sandbox as `admin`.
+    pub fn null_source_hcl(&self, name: &str) -> String {
+        format!(
+            "source \"null\" \"{name}\" {{\n  ssh_host             = \"127.0.0.1\"\n  ssh_port             = {}\n  ssh_username         = \"admin\"\n  ssh_private_key_file = \"{}\"\n  ssh_timeout          = \"30s\"\n}}\n",
+            self.port,
+            self.key.display()
+        )
+    }
+
+    /// The same as a JSON-template builder object.
+    pub fn null_builder_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": "null",
+            "ssh_host": "127.0.0.1",
+            "ssh_port": self.port,
+            "ssh_username": "admin",
+            "ssh_private_key_file": self.key.display().to_string(),
+            "ssh_timeout": "30s"
+        })
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(script("sandbox.sh"))
+            .args(["reset", &self.name])
+            .status();
+    }
+}
