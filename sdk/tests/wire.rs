@@ -23,6 +23,7 @@ use tokio_util::compat::TokioAsyncReadCompatExt;
 struct WaiterConfig {
     /// "wait": provision until cancelled; anything else: return at once.
     mode: String,
+    #[allow(dead_code)] // part of the schema the tests send
     inline: Option<Vec<String>>,
 }
 
