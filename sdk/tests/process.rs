@@ -41,6 +41,8 @@ fn linked(name: &str) -> (tempfile::TempDir, PathBuf) {
 struct Started {
     child: Child,
     line: String,
+    // plugins killed before Packer connects cannot remove their socket dir; keep it here
+    _tmp: tempfile::TempDir,
 }
 
 impl Drop for Started {
@@ -51,8 +53,10 @@ impl Drop for Started {
 }
 
 fn start(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Started {
+    let tmp = tempfile::tempdir().unwrap();
     let mut c = Command::new(bin);
     c.args(args)
+        .env("TMPDIR", tmp.path())
         .env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE)
         .env("PACKER_PLUGIN_MIN_PORT", "10000")
         .env("PACKER_PLUGIN_MAX_PORT", "25000")
@@ -70,6 +74,7 @@ fn start(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Started {
     Started {
         child,
         line: line.trim().to_string(),
+        _tmp: tmp,
     }
 }
 

@@ -140,7 +140,7 @@ impl<'a> Decoder<'a> {
             self.start_message()?;
             let id = self.int()?;
             if id < 0 {
-                self.read_type_def(-id)?;
+                self.read_type_def(negate(id)?)?;
                 if self.pos != self.end {
                     return Err(GobError::new("extra bytes after a type definition"));
                 }
@@ -447,7 +447,7 @@ impl<'a> Decoder<'a> {
             if id >= 0 {
                 break id;
             }
-            self.read_type_def(-id)?;
+            self.read_type_def(negate(id)?)?;
             if self.pos < self.end {
                 self.uint()?;
             }
@@ -468,6 +468,11 @@ impl<'a> Decoder<'a> {
         };
         Ok(Value::Interface(Some((name, Box::new(v)))))
     }
+}
+
+fn negate(id: i64) -> Result<i64> {
+    id.checked_neg()
+        .ok_or_else(|| GobError::new("type id out of range"))
 }
 
 fn float_from_gob(u: u64) -> f64 {

@@ -92,16 +92,25 @@ pub fn to_json(v: &Value) -> serde_json::Value {
         Value::Array(a) => J::Array(a.iter().map(to_json).collect()),
         Value::Map(m) => J::Object(
             m.iter()
-                .map(|(k, v)| {
-                    let key = as_str(k).unwrap_or_else(|| match to_json(k) {
-                        J::String(s) => s,
-                        other => other.to_string(),
-                    });
-                    (key, to_json(v))
-                })
+                .map(|(k, v)| (key_string(k), to_json(v)))
                 .collect(),
         ),
         Value::Ext(..) => J::Null,
+    }
+}
+
+/// A map key as a string. Go's maps here have string keys; anything else gets a short stand-in
+/// (rendering composite keys in full would let nested keys blow up exponentially).
+fn key_string(k: &Value) -> String {
+    if let Some(s) = as_str(k) {
+        return s;
+    }
+    match k {
+        Value::Boolean(b) => b.to_string(),
+        Value::Integer(i) => i.to_string(),
+        Value::F32(f) => f.to_string(),
+        Value::F64(f) => f.to_string(),
+        other => format!("<{}>", kind(other)),
     }
 }
 
@@ -118,5 +127,11 @@ mod tests {
         let m = Value::Map(vec![(Value::Binary(b"k".to_vec()), Value::from(1))]);
         assert_eq!(get(&m, "k"), Some(&Value::from(1)));
         assert_eq!(to_json(&m), serde_json::json!({"k": 1}));
+        // nested composite keys stay small (was exponential)
+        let mut deep = Value::from(1);
+        for _ in 0..64 {
+            deep = Value::Map(vec![(deep.clone(), Value::Nil)]);
+        }
+        assert!(to_json(&deep).to_string().len() < 100);
     }
 }
