@@ -15,7 +15,14 @@ const RUNS: usize = 200;
 fn build_release_example() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let st = Command::new(cargo)
-        .args(["build", "--release", "-p", "packer-sdk", "--example", "packer-plugin-scaffold"])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "packer-sdk",
+            "--example",
+            "packer-plugin-scaffold",
+        ])
         .status()
         .expect("cargo build");
     assert!(st.success(), "building the example failed");
@@ -32,13 +39,18 @@ fn once(bin: &PathBuf, args: &[&str], tmp: &std::path::Path) -> Duration {
         .args(args)
         // killed before anyone connects, the plugin cannot remove its socket dir: keep them here
         .env("TMPDIR", tmp)
-        .env("PACKER_PLUGIN_MAGIC_COOKIE", packer_sdk::plugin::MAGIC_COOKIE_VALUE)
+        .env(
+            "PACKER_PLUGIN_MAGIC_COOKIE",
+            packer_sdk::plugin::MAGIC_COOKIE_VALUE,
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn plugin");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let d = t.elapsed();
     assert!(line.starts_with("5|"), "bad handshake {line:?}");
     let _ = child.kill();
@@ -74,8 +86,14 @@ fn main() {
         describe.push(t.elapsed());
     }
     for (name, args) in [
-        ("start-to-handshake (gob, 3-part)", &["start", "provisioner", "run"][..]),
-        ("start-to-handshake (--protobuf, 4-part)", &["start", "provisioner", "--protobuf", "run"][..]),
+        (
+            "start-to-handshake (gob, 3-part)",
+            &["start", "provisioner", "run"][..],
+        ),
+        (
+            "start-to-handshake (--protobuf, 4-part)",
+            &["start", "provisioner", "--protobuf", "run"][..],
+        ),
     ] {
         let v: Vec<Duration> = (0..runs).map(|_| once(&bin, args, &tmp)).collect();
         report(name, v);

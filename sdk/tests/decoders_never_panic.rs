@@ -49,10 +49,18 @@ proptest! {
 
 #[test]
 fn every_prefix_of_a_real_request_is_incomplete_not_an_error() {
-    let req = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/prepare-json-166.msgpack")).unwrap();
+    let req = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/prepare-json-166.msgpack"
+    ))
+    .unwrap();
     let header_len = packer_sdk::msgpack::scan(&req).unwrap().unwrap();
     for cut in 0..header_len {
-        assert_eq!(packer_sdk::msgpack::scan(&req[..cut]), Ok(None), "cut {cut}");
+        assert_eq!(
+            packer_sdk::msgpack::scan(&req[..cut]),
+            Ok(None),
+            "cut {cut}"
+        );
     }
     let body = &req[header_len..];
     assert_eq!(packer_sdk::msgpack::scan(body).unwrap(), Some(body.len()));

@@ -117,9 +117,14 @@ fn directories_go_up_and_come_back() {
         std::fs::read_to_string(sbx.file("/home/admin/tree/a.txt")).unwrap(),
         "alpha\n"
     );
+    // Packer's SCP directory download recreates the remote directory inside the destination
     assert_eq!(
-        std::fs::read_to_string(dst.join("sub/b.txt")).unwrap(),
+        std::fs::read_to_string(dst.join("tree/sub/b.txt")).unwrap(),
         "beta\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dst.join("tree/a.txt")).unwrap(),
+        "alpha\n"
     );
 }
 
@@ -166,7 +171,7 @@ fn validate_rejects_unknown_attributes_and_bad_values_naming_the_field() {
     w.write("t.pkr.hcl", &hcl(&sbx, prov, ""));
     w.packer(&["validate", "t.pkr.hcl"])
         .assert_failed()
-        .assert_contains("An argument named \"inlne\" is not expected here");
+        .assert_contains("Unsupported argument; An argument named \"inlne\"");
 
     let prov = "  provisioner \"scaffold-run\" {\n    upload_source = \"/nonexistent/file\"\n    upload_destination = \"/tmp/x\"\n  }";
     w.write("t.pkr.hcl", &hcl(&sbx, prov, ""));

@@ -23,11 +23,13 @@ struct RunConfig {
     /// Shell commands run one after the other on the machine; output is streamed.
     #[serde(default)]
     inline: Vec<String>,
-    /// A local file or directory to upload before the commands run.
+    /// A local file or directory to upload before the commands run. A directory is created
+    /// remotely as `upload_destination`; with a trailing `/` its contents go there.
     upload_source: Option<PathBuf>,
     /// Where the upload goes on the machine.
     upload_destination: Option<String>,
-    /// A remote file to download after the commands ran (a trailing `/` downloads a directory).
+    /// A remote file to download after the commands ran. With a trailing `/` it names a
+    /// directory, which lands as `<download_destination>/<its name>` (Packer's SCP semantics).
     download_source: Option<String>,
     /// Where the download goes on the Packer host.
     download_destination: Option<PathBuf>,
@@ -117,6 +119,14 @@ impl Run {
                 ctx.ui
                     .say(format!("uploading directory {} to {dst}", src.display()))
                     .await?;
+                // Packer's SCP directory upload needs the destination to exist
+                let mkdir = format!("mkdir -p {}", shell_quote(dst));
+                let code = ctx.comm.run_in_ui(&mkdir, &ctx.ui).await?;
+                if code != 0 {
+                    anyhow::bail!(
+                        "upload_destination: cannot create directory {dst} (mkdir exited with status {code})"
+                    );
+                }
                 ctx.comm
                     .upload_dir(dst, &src.to_string_lossy(), &[])
                     .await?;
@@ -165,6 +175,11 @@ impl Run {
         }
         Ok(())
     }
+}
+
+/// `s` as one single-quoted POSIX shell word.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// Configuration of `scaffold-wrap`.

@@ -90,11 +90,7 @@ pub fn to_json(v: &Value) -> serde_json::Value {
         )),
         Value::Binary(b) => J::String(String::from_utf8_lossy(b).into_owned()),
         Value::Array(a) => J::Array(a.iter().map(to_json).collect()),
-        Value::Map(m) => J::Object(
-            m.iter()
-                .map(|(k, v)| (key_string(k), to_json(v)))
-                .collect(),
-        ),
+        Value::Map(m) => J::Object(m.iter().map(|(k, v)| (key_string(k), to_json(v))).collect()),
         Value::Ext(..) => J::Null,
     }
 }

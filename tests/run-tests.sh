@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite: set-up, lints, unit + property + in-process wire tests, process-level
+# protocol tests, the modern-Packer Go peer, real `packer build`/`validate` end to end, and a
+# short deterministic fuzz smoke. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tests/setup.sh
+
+echo "== fmt + clippy"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== build (binaries and examples the end-to-end tests run)"
+cargo build --workspace --all-targets
+
+echo "== tests"
+cargo nextest run --workspace --no-fail-fast
+cargo test --workspace --doc
+
+if [ "${AMIFORGE_FUZZ_RUNS:-50000}" != 0 ]; then
+  echo "== fuzz smoke (${AMIFORGE_FUZZ_RUNS:-50000} runs per target, fixed seed)"
+  bash fuzz/smoke.sh "${AMIFORGE_FUZZ_RUNS:-50000}"
+fi
+echo "== all tests passed"

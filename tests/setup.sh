@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything the example and the test suite need on a fresh Debian machine (idempotent,
+# fast when done before): Debian's packer 1.6.6 and tools, the Go packages of the modern-protocol
+# test peer, cargo-nextest, and the cached Debian root of the SSH sandbox.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+need_apt=()
+for pkg in packer debootstrap openssh-client zstd ca-certificates golang-go \
+           golang-github-hashicorp-yamux-dev golang-github-ugorji-go-codec-dev; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: apt-get install ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+packer version | grep -q 'Packer v1.6' || echo "setup: warning: expected Debian's Packer 1.6.x, got $(packer version | head -1)"
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "setup: cargo install cargo-nextest"
+  cargo install --locked cargo-nextest >/dev/null
+fi
+
+# The sandbox's Debian root: built once with debootstrap (~1 min), then cached.
+bash "$here/sandbox/mkroot.sh" >/dev/null
+echo "setup: ok"
