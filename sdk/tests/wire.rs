@@ -41,6 +41,14 @@ impl Provisioner for Waiter {
         Ok(Waiter { mode: c.mode })
     }
     async fn provision(&self, ctx: ProvisionContext) -> anyhow::Result<()> {
+        if self.mode == "ui" {
+            ctx.ui.message("the token is s3cret-value").await?;
+            ctx.ui.error("an error line").await?;
+            ctx.ui.machine("artifact", &["a", "s3cret-value"]).await?;
+            let answer = ctx.ui.ask("continue?").await?;
+            ctx.ui.say(format!("answer was {answer}")).await?;
+            return Ok(());
+        }
         ctx.ui.say("waiting").await?;
         if self.mode == "wait" {
             ctx.cancel.cancelled().await;
@@ -227,8 +235,23 @@ impl Handler for RecordingUi {
         &["Ui"]
     }
     async fn call(&self, _s: &str, method: &str, body: rmpv::Value) -> Reply {
-        let text = packer_sdk::rpc::value::as_str(&body).unwrap_or_default();
+        use packer_sdk::rpc::value::{as_array, as_str, get};
+        let text = match method {
+            // Go's MachineArgs{Category string; Args []string}
+            "Machine" => {
+                let cat = get(&body, "Category").and_then(as_str).unwrap_or_default();
+                let args: Vec<String> = get(&body, "Args")
+                    .and_then(as_array)
+                    .map(|a| a.iter().filter_map(as_str).collect())
+                    .unwrap_or_default();
+                format!("{cat}|{}", args.join(","))
+            }
+            _ => as_str(&body).ok_or("Ui: the argument must be a string")?,
+        };
         self.0.lock().unwrap().push(format!("{method}:{text}"));
+        if method == "Ask" {
+            return packer_sdk::rpc::encode_body("yes");
+        }
         Ok(packer_sdk::rpc::NIL.to_vec())
     }
 }
@@ -240,7 +263,13 @@ fn cty_config(mode: &str) -> rmpv::Value {
     rmpv::Value::Map(vec![(
         "Configs".into(),
         rmpv::Value::Array(vec![
-            rmpv::Value::Map(vec![("packer_build_name".into(), "b".into())]),
+            rmpv::Value::Map(vec![
+                ("packer_build_name".into(), "b".into()),
+                (
+                    "packer_sensitive_variables".into(),
+                    rmpv::Value::Array(vec!["s3cret-value".into()]),
+                ),
+            ]),
             rmpv::Value::Binary(json.into_bytes()),
             rmpv::Value::Nil,
         ]),
@@ -322,5 +351,37 @@ async fn closing_the_connection_ends_the_plugin() {
     assert!(
         matches!(r, Ok(Ok(Ok(())))),
         "plugin must exit cleanly when Packer goes away: {r:?}"
+    );
+}
+
+#[tokio::test]
+async fn ui_calls_have_go_shapes_and_sensitive_values_are_masked() {
+    let p = connect().await;
+    let rpc = RpcClient::new(stream0(&p).await);
+    rpc.call("Provisioner.Prepare", &cty_config("ui"))
+        .await
+        .unwrap();
+    let id = p.packer.next_id();
+    let incoming = p.packer.expect(id);
+    let ui = Arc::new(RecordingUi(Mutex::new(Vec::new())));
+    let ui2 = ui.clone();
+    tokio::spawn(async move {
+        let s = incoming.accept(Duration::from_secs(5)).await.unwrap();
+        serve(s, ui2).await;
+    });
+    let args = rmpv::Value::Map(vec![
+        ("GeneratedData".into(), rmpv::Value::Map(vec![])),
+        ("StreamID".into(), rmpv::Value::from(id)),
+    ]);
+    rpc.call("Provisioner.Provision", &args).await.unwrap();
+    assert_eq!(
+        ui.0.lock().unwrap().as_slice(),
+        [
+            "Message:the token is <sensitive>",
+            "Error:an error line",
+            "Machine:artifact|a,<sensitive>",
+            "Ask:continue?",
+            "Say:answer was yes",
+        ]
     );
 }

@@ -1,0 +1,64 @@
+//! The product binary `packer-plugin-amiforge` before its components land: it must describe
+//! itself correctly (no stub components), explain itself when run by hand, and never disturb
+//! Packer 1.6.6, which runs `describe` on every `packer-plugin-*` it finds.
+
+use std::process::Command;
+
+use amiforge_e2e::packer::Workdir;
+use amiforge_e2e::{amiforge_bin, scaffold_bin};
+
+#[test]
+fn describe_lists_no_components_yet() {
+    let out = Command::new(amiforge_bin())
+        .arg("describe")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["api_version"], "x5.0");
+    assert_eq!(d["protocol_version"], "v2");
+    assert_eq!(d["version"], env!("CARGO_PKG_VERSION"));
+    for k in ["provisioners", "post_processors", "builders", "datasources"] {
+        assert_eq!(d[k], serde_json::json!([]), "{k}");
+    }
+}
+
+#[test]
+fn run_by_hand_it_explains_how_to_install() {
+    let out = Command::new(amiforge_bin())
+        .env_remove("PACKER_PLUGIN_MAGIC_COOKIE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "packer plugins install --path ./packer-plugin-amiforge github.com/amiforge/amiforge"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("provisioners: none yet"), "{err}");
+}
+
+#[test]
+fn packer_166_discovery_is_not_disturbed_by_the_plugin() {
+    let w = Workdir::new();
+    w.link(&amiforge_bin(), "packer-plugin-amiforge");
+    w.link(&scaffold_bin(), "packer-plugin-scaffold");
+    w.write(
+        "t.pkr.hcl",
+        "source \"null\" \"n\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.n\"]\n  post-processor \"scaffold-wrap\" {\n    note = \"with amiforge installed\"\n  }\n}\n",
+    );
+    w.packer(&["validate", "t.pkr.hcl"]).assert_ok();
+    w.packer(&["build", "-color=false", "t.pkr.hcl"])
+        .assert_ok()
+        .assert_contains("(note: with amiforge installed)");
+    // asking for a component amiforge does not have yet fails clearly in Packer
+    w.write(
+        "u.pkr.hcl",
+        "source \"null\" \"n\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.n\"]\n  provisioner \"amiforge-harden\" {}\n}\n",
+    );
+    w.packer(&["validate", "u.pkr.hcl"])
+        .assert_failed()
+        .assert_contains("amiforge-harden");
+}
