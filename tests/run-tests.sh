@@ -17,8 +17,8 @@ echo "== tests"
 cargo nextest run --workspace --no-fail-fast
 cargo test --workspace --doc
 
-if [ "${AMIFORGE_FUZZ_RUNS:-50000}" != 0 ]; then
-  echo "== fuzz smoke (${AMIFORGE_FUZZ_RUNS:-50000} runs per target, fixed seed)"
-  bash fuzz/smoke.sh "${AMIFORGE_FUZZ_RUNS:-50000}"
+if [ "${AMIFORGE_FUZZ_RUNS:-500000}" != 0 ]; then
+  echo "== fuzz smoke (${AMIFORGE_FUZZ_RUNS:-500000} runs per target, fixed seed)"
+  bash fuzz/smoke.sh "${AMIFORGE_FUZZ_RUNS:-500000}"
 fi
 echo "== all tests passed"

@@ -18,7 +18,9 @@ struct Cfg {
 
 fuzz_target!(|data: &[u8]| {
     let mut cur = data;
-    let Ok(v) = rmpv::decode::read_value(&mut cur) else { return };
+    let Ok(v) = rmpv::decode::read_value(&mut cur) else {
+        return;
+    };
     let items = match v {
         rmpv::Value::Array(a) => a,
         other => vec![other],
