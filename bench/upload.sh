@@ -16,12 +16,9 @@ cd "$root"
 bash tests/setup.sh >/dev/null
 cargo build --release -p packer-sdk --example packer-plugin-scaffold >/dev/null 2>&1
 work=$(mktemp -d /tmp/amiforge-bench.XXXXXX)
-name=bench-$$
-cleanup() { bash tests/sandbox/sandbox.sh reset "$name" >/dev/null 2>&1 || true; rm -rf "$work"; }
-trap cleanup EXIT
-ssh-keygen -q -t ed25519 -N '' -f "$work/id"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-bash tests/sandbox/sandbox.sh start "$name" "$port" "$work/id.pub" >/dev/null
+. tests/sandbox/lib.sh
+sandbox_up "bench-$$" "$work" >/dev/null
+name=$SBX_NAME port=$SBX_PORT
 ln -s "$root/target/release/examples/packer-plugin-scaffold" "$work/packer-plugin-scaffold"
 head -c $((size_mib * 1024 * 1024)) /dev/urandom > "$work/payload.bin"
 cat > "$work/bench.pkr.hcl" <<HCL

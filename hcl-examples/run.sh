@@ -10,13 +10,9 @@ bash tests/setup.sh
 cargo build --workspace --examples
 
 work=$(mktemp -d /tmp/amiforge-example.XXXXXX)
-name=example-$$
-cleanup() { bash tests/sandbox/sandbox.sh reset "$name" >/dev/null 2>&1 || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-ssh-keygen -q -t ed25519 -N '' -f "$work/id"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-bash tests/sandbox/sandbox.sh start "$name" "$port" "$work/id.pub"
+. tests/sandbox/lib.sh
+sandbox_up "example-$$" "$work"
+name=$SBX_NAME port=$SBX_PORT
 echo "sandbox $name: sshd on 127.0.0.1:$port"
 
 # Packer 1.6 finds packer-plugin-* in the working directory.

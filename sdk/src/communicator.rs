@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::broker::{Broker, BrokerError, Incoming};
 use crate::gob::decode_command_finished;
+use crate::mux::MuxStream;
 use crate::rpc::{RpcClient, RpcError};
 use crate::ui::Ui;
 
@@ -283,48 +284,19 @@ impl Communicator {
     where
         R: AsyncRead + Unpin + Send + 'static,
     {
+        const OP: &str = "Communicator.Upload";
         let inc = self.issue();
-        let id = inc.id();
-        let writer = tokio::spawn(async move {
-            let mut s = inc
-                .accept(CONNECT_TIMEOUT)
-                .await
-                .map_err(|source| CommError::Broker {
-                    op: "Communicator.Upload",
-                    source,
-                })?;
-            let n = tokio::io::copy(&mut src, &mut s)
-                .await
-                .map_err(|e| CommError::Io {
-                    op: "Communicator.Upload",
-                    msg: e.to_string(),
-                })?;
-            s.shutdown().await.map_err(|e| CommError::Io {
-                op: "Communicator.Upload",
-                msg: e.to_string(),
-            })?;
-            Ok::<u64, CommError>(n)
-        });
         let args = UploadArgs {
             path: dst,
-            reader_stream_id: id,
+            reader_stream_id: inc.id(),
             file_info: info,
         };
-        let rpc = self.rpc.call("Communicator.Upload", &args).await;
-        if let Err(source) = rpc {
-            writer.abort();
-            return Err(CommError::Rpc {
-                op: "Communicator.Upload",
-                source,
-            });
-        }
-        match writer.await {
-            Ok(r) => r,
-            Err(e) => Err(CommError::Io {
-                op: "Communicator.Upload",
-                msg: e.to_string(),
-            }),
-        }
+        self.transfer(OP, inc, &args, |mut s| async move {
+            let n = tokio::io::copy(&mut src, &mut s).await?;
+            s.shutdown().await?;
+            Ok(n)
+        })
+        .await
     }
 
     /// Uploads local file `local` to `dst`, keeping its permission bits.
@@ -368,46 +340,54 @@ impl Communicator {
     where
         W: AsyncWrite + Unpin + Send + 'static,
     {
+        const OP: &str = "Communicator.Download";
         let inc = self.issue();
-        let id = inc.id();
-        let reader = tokio::spawn(async move {
-            let mut s = inc
-                .accept(CONNECT_TIMEOUT)
-                .await
-                .map_err(|source| CommError::Broker {
-                    op: "Communicator.Download",
-                    source,
-                })?;
-            let n = tokio::io::copy(&mut s, &mut dst)
-                .await
-                .map_err(|e| CommError::Io {
-                    op: "Communicator.Download",
-                    msg: e.to_string(),
-                })?;
-            dst.flush().await.map_err(|e| CommError::Io {
-                op: "Communicator.Download",
-                msg: e.to_string(),
-            })?;
-            Ok::<u64, CommError>(n)
-        });
         let args = DownloadArgs {
             path: src,
-            writer_stream_id: id,
+            writer_stream_id: inc.id(),
         };
-        if let Err(source) = self.rpc.call("Communicator.Download", &args).await {
-            reader.abort();
-            return Err(CommError::Rpc {
-                op: "Communicator.Download",
-                source,
-            });
-        }
-        match reader.await {
-            Ok(r) => r,
-            Err(e) => Err(CommError::Io {
-                op: "Communicator.Download",
+        self.transfer(OP, inc, &args, |mut s| async move {
+            let n = tokio::io::copy(&mut s, &mut dst).await?;
+            dst.flush().await?;
+            Ok(n)
+        })
+        .await
+    }
+
+    /// Calls `op` with `args` (which name broker stream `inc`) while `move_data` runs on that
+    /// stream once Packer connects it; a failed call aborts the data task. Returns the bytes moved.
+    async fn transfer<A, F, Fut>(
+        &self,
+        op: &'static str,
+        inc: Incoming,
+        args: &A,
+        move_data: F,
+    ) -> Result<u64, CommError>
+    where
+        A: Serialize,
+        F: FnOnce(MuxStream) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = std::io::Result<u64>> + Send,
+    {
+        let task = tokio::spawn(async move {
+            let s = inc
+                .accept(CONNECT_TIMEOUT)
+                .await
+                .map_err(|source| CommError::Broker { op, source })?;
+            move_data(s).await.map_err(|e| CommError::Io {
+                op,
                 msg: e.to_string(),
-            }),
+            })
+        });
+        if let Err(source) = self.rpc.call(op, args).await {
+            task.abort();
+            return Err(CommError::Rpc { op, source });
         }
+        task.await.unwrap_or_else(|e| {
+            Err(CommError::Io {
+                op,
+                msg: e.to_string(),
+            })
+        })
     }
 
     /// Downloads remote file `src` into memory.

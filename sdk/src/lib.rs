@@ -27,6 +27,7 @@ pub mod communicator;
 pub mod config;
 pub mod gob;
 pub mod invocation;
+mod lifecycle;
 pub mod msgpack;
 pub mod mux;
 pub mod plugin;

@@ -6,7 +6,7 @@
 //! rule: when a post-processor fails or returns no artifact, Packer destroys the *input* artifact
 //! (for amazon-ebs: deregisters the AMI) unless another post-processor kept it.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -15,12 +15,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::artifact::{Artifact, ArtifactClient, ArtifactService};
 use crate::broker::Broker;
-use crate::config::{self, ConfigErrors, PackerConfig};
-use crate::provisioner::lock;
+use crate::config::{ConfigErrors, PackerConfig};
+use crate::lifecycle::{Built, Running, Slot, build_from_configs};
 use crate::rpc::server::{Handler, Reply, no_method};
-use crate::rpc::value::{as_array, as_u64, get};
+use crate::rpc::value::as_u64;
 use crate::rpc::{NIL, RpcClient, encode_body, serve};
-use crate::secrets;
 use crate::spec::HclSpec;
 use crate::ui::Ui;
 use crate::wire_spec::{SpecFormat, config_spec_reply};
@@ -76,17 +75,12 @@ struct BasicError {
     message: String,
 }
 
-struct Configured<P> {
-    component: Arc<P>,
-    packer: PackerConfig,
-}
-
 /// The `PostProcessor` RPC service for component `P`.
 pub struct PostProcessorService<P: PostProcessor> {
     broker: Arc<Broker>,
     format: SpecFormat,
-    configured: Mutex<Option<Configured<P>>>,
-    running: Mutex<Option<CancellationToken>>,
+    configured: Slot<P>,
+    running: Running,
 }
 
 impl<P: PostProcessor> PostProcessorService<P> {
@@ -94,32 +88,16 @@ impl<P: PostProcessor> PostProcessorService<P> {
         PostProcessorService {
             broker,
             format,
-            configured: Mutex::new(None),
-            running: Mutex::new(None),
+            configured: Slot::default(),
+            running: Running::default(),
         }
-    }
-
-    fn configure(&self, body: &rmpv::Value) -> Reply {
-        let configs = get(body, "Configs")
-            .and_then(as_array)
-            .ok_or("PostProcessor.Configure: missing Configs")?;
-        let d = config::decode::<P::Config>(configs).map_err(|e| e.to_string())?;
-        for s in &d.packer.sensitive_variables {
-            secrets::register(s);
-        }
-        let component = P::configure(d.config, &d.packer).map_err(|e| e.to_string())?;
-        *lock(&self.configured) = Some(Configured {
-            component: Arc::new(component),
-            packer: d.packer,
-        });
-        Ok(NIL.to_vec())
     }
 
     async fn post_process(&self, body: rmpv::Value) -> Reply {
-        let (component, packer) = match &*lock(&self.configured) {
-            Some(c) => (c.component.clone(), c.packer.clone()),
-            None => return Err("PostProcessor.PostProcess called before Configure".into()),
-        };
+        let Built { component, packer } = self
+            .configured
+            .get()
+            .ok_or("PostProcessor.PostProcess called before Configure")?;
         let id = as_u64(&body)
             .and_then(|v| u32::try_from(v).ok())
             .ok_or("PostProcessor.PostProcess: the argument must be a broker id")?;
@@ -129,20 +107,17 @@ impl<P: PostProcessor> PostProcessorService<P> {
             .await
             .map_err(|e| format!("PostProcessor.PostProcess: {e}"))?;
         let rpc = RpcClient::new(stream);
-        let cancel = CancellationToken::new();
-        *lock(&self.running) = Some(cancel.clone());
-        let session = self.broker.session().clone();
-        let ctx = PostProcessContext {
-            ui: Ui::new(rpc.clone()),
-            input: ArtifactClient::new(rpc),
-            packer,
-            cancel,
-        };
-        let result = tokio::select! {
-            r = component.post_process(ctx) => r,
-            _ = session.closed() => Err(anyhow::anyhow!("connection to Packer lost")),
-        };
-        lock(&self.running).take();
+        let result = self
+            .running
+            .run(self.broker.session(), |cancel| {
+                component.post_process(PostProcessContext {
+                    ui: Ui::new(rpc.clone()),
+                    input: ArtifactClient::new(rpc),
+                    packer,
+                    cancel,
+                })
+            })
+            .await;
         let reply = match result {
             Err(e) => PostProcessReply {
                 err: Some(BasicError {
@@ -152,18 +127,12 @@ impl<P: PostProcessor> PostProcessorService<P> {
                 force_override: false,
                 stream_id: 0,
             },
-            Ok(out) => {
-                let stream_id = match out.artifact {
-                    Some(a) => self.serve_artifact(a),
-                    None => 0,
-                };
-                PostProcessReply {
-                    err: None,
-                    keep: out.keep,
-                    force_override: out.force_override,
-                    stream_id,
-                }
-            }
+            Ok(out) => PostProcessReply {
+                err: None,
+                keep: out.keep,
+                force_override: out.force_override,
+                stream_id: out.artifact.map_or(0, |a| self.serve_artifact(a)),
+            },
         };
         encode_body(&reply)
     }
@@ -191,13 +160,14 @@ impl<P: PostProcessor> Handler for PostProcessorService<P> {
     async fn call(&self, service: &str, method: &str, body: rmpv::Value) -> Reply {
         match method {
             "ConfigSpec" => config_spec_reply::<P::Config>(&self.format),
-            "Configure" => self.configure(&body),
+            "Configure" => {
+                let built = build_from_configs("PostProcessor.Configure", &body, P::configure)?;
+                self.configured.set(built);
+                Ok(NIL.to_vec())
+            }
             "PostProcess" => self.post_process(body).await,
             "Cancel" => {
-                if let Some(t) = lock(&self.running).as_ref() {
-                    tracing::info!("Packer cancelled the post-processor");
-                    t.cancel();
-                }
+                self.running.cancel("post-processor");
                 Ok(NIL.to_vec())
             }
             _ => Err(no_method(service, method)),

@@ -6,7 +6,7 @@
 //! `Communicator` on one connection, and runs the component with a cancellation token that
 //! `Cancel` (or Packer going away) trips.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -14,9 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::broker::Broker;
 use crate::communicator::Communicator;
-use crate::config::{self, ConfigErrors, PackerConfig};
+use crate::config::{ConfigErrors, PackerConfig};
+use crate::lifecycle::{Built, Running, Slot, build_from_configs};
 use crate::rpc::server::{Handler, Reply, no_method};
-use crate::rpc::value::{as_array, get, to_json};
+use crate::rpc::value::{get, to_json};
 use crate::rpc::{NIL, RpcClient};
 use crate::secrets;
 use crate::spec::HclSpec;
@@ -56,17 +57,12 @@ struct ProvisionArgs {
     stream_id: u32,
 }
 
-struct Prepared<P> {
-    component: Arc<P>,
-    packer: PackerConfig,
-}
-
 /// The `Provisioner` RPC service for component `P`.
 pub struct ProvisionerService<P: Provisioner> {
     broker: Arc<Broker>,
     format: SpecFormat,
-    prepared: Mutex<Option<Prepared<P>>>,
-    running: Mutex<Option<CancellationToken>>,
+    prepared: Slot<P>,
+    running: Running,
 }
 
 impl<P: Provisioner> ProvisionerService<P> {
@@ -74,32 +70,16 @@ impl<P: Provisioner> ProvisionerService<P> {
         ProvisionerService {
             broker,
             format,
-            prepared: Mutex::new(None),
-            running: Mutex::new(None),
+            prepared: Slot::default(),
+            running: Running::default(),
         }
-    }
-
-    fn prepare(&self, body: &rmpv::Value) -> Reply {
-        let configs = get(body, "Configs")
-            .and_then(as_array)
-            .ok_or("Provisioner.Prepare: missing Configs")?;
-        let d = config::decode::<P::Config>(configs).map_err(|e| e.to_string())?;
-        for s in &d.packer.sensitive_variables {
-            secrets::register(s);
-        }
-        let component = P::prepare(d.config, &d.packer).map_err(|e| e.to_string())?;
-        *lock(&self.prepared) = Some(Prepared {
-            component: Arc::new(component),
-            packer: d.packer,
-        });
-        Ok(NIL.to_vec())
     }
 
     async fn provision(&self, body: rmpv::Value) -> Reply {
-        let (component, packer) = match &*lock(&self.prepared) {
-            Some(p) => (p.component.clone(), p.packer.clone()),
-            None => return Err("Provisioner.Provision called before Prepare".into()),
-        };
+        let Built { component, packer } = self
+            .prepared
+            .get()
+            .ok_or("Provisioner.Provision called before Prepare")?;
         let generated = match to_json(get(&body, "GeneratedData").unwrap_or(&rmpv::Value::Nil)) {
             serde_json::Value::Object(m) => m,
             _ => serde_json::Map::new(),
@@ -117,21 +97,18 @@ impl<P: Provisioner> ProvisionerService<P> {
             .await
             .map_err(|e| format!("Provisioner.Provision: {e}"))?;
         let rpc = RpcClient::new(stream);
-        let cancel = CancellationToken::new();
-        *lock(&self.running) = Some(cancel.clone());
-        let session = self.broker.session().clone();
-        let ctx = ProvisionContext {
-            ui: Ui::new(rpc.clone()),
-            comm: Communicator::new(rpc, self.broker.clone()),
-            generated,
-            packer,
-            cancel: cancel.clone(),
-        };
-        let result = tokio::select! {
-            r = component.provision(ctx) => r,
-            _ = session.closed() => Err(anyhow::anyhow!("connection to Packer lost")),
-        };
-        lock(&self.running).take();
+        let result = self
+            .running
+            .run(self.broker.session(), |cancel| {
+                component.provision(ProvisionContext {
+                    ui: Ui::new(rpc.clone()),
+                    comm: Communicator::new(rpc, self.broker.clone()),
+                    generated,
+                    packer,
+                    cancel,
+                })
+            })
+            .await;
         result.map(|()| NIL.to_vec()).map_err(|e| format!("{e:#}"))
     }
 }
@@ -145,20 +122,17 @@ impl<P: Provisioner> Handler for ProvisionerService<P> {
     async fn call(&self, service: &str, method: &str, body: rmpv::Value) -> Reply {
         match method {
             "ConfigSpec" => config_spec_reply::<P::Config>(&self.format),
-            "Prepare" => self.prepare(&body),
+            "Prepare" => {
+                let built = build_from_configs("Provisioner.Prepare", &body, P::prepare)?;
+                self.prepared.set(built);
+                Ok(NIL.to_vec())
+            }
             "Provision" => self.provision(body).await,
             "Cancel" => {
-                if let Some(t) = lock(&self.running).as_ref() {
-                    tracing::info!("Packer cancelled the provisioner");
-                    t.cancel();
-                }
+                self.running.cancel("provisioner");
                 Ok(NIL.to_vec())
             }
             _ => Err(no_method(service, method)),
         }
     }
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -276,21 +276,26 @@ fn cty_config(mode: &str) -> rmpv::Value {
     )])
 }
 
-#[tokio::test]
-async fn cancel_reaches_a_running_provision_on_the_same_stream() {
-    let p = connect().await;
-    let rpc = RpcClient::new(stream0(&p).await);
-    rpc.call("Provisioner.Prepare", &cty_config("wait"))
+/// Prepares the test provisioner in `mode` and starts `Provision`, with the stand-in serving
+/// `Ui` on an id it issued (as Packer does). Returns the recorded UI and the pending call.
+async fn start_provision(
+    p: &Pair,
+    rpc: &RpcClient,
+    mode: &str,
+) -> (
+    Arc<RecordingUi>,
+    tokio::task::JoinHandle<Result<rmpv::Value, RpcError>>,
+) {
+    rpc.call("Provisioner.Prepare", &cty_config(mode))
         .await
         .unwrap();
-    // the stand-in issues an id and serves Ui there, as Packer does for Provision
     let id = p.packer.next_id();
     let incoming = p.packer.expect(id);
     let ui = Arc::new(RecordingUi(Mutex::new(Vec::new())));
-    let ui2 = ui.clone();
+    let served = ui.clone();
     tokio::spawn(async move {
         let s = incoming.accept(Duration::from_secs(5)).await.unwrap();
-        serve(s, ui2).await;
+        serve(s, served).await;
     });
     let args = rmpv::Value::Map(vec![
         (
@@ -299,8 +304,16 @@ async fn cancel_reaches_a_running_provision_on_the_same_stream() {
         ),
         ("StreamID".into(), rmpv::Value::from(id)),
     ]);
-    let rpc2 = rpc.clone();
-    let provision = tokio::spawn(async move { rpc2.call("Provisioner.Provision", &args).await });
+    let rpc = rpc.clone();
+    let call = tokio::spawn(async move { rpc.call("Provisioner.Provision", &args).await });
+    (ui, call)
+}
+
+#[tokio::test]
+async fn cancel_reaches_a_running_provision_on_the_same_stream() {
+    let p = connect().await;
+    let rpc = RpcClient::new(stream0(&p).await);
+    let (ui, provision) = start_provision(&p, &rpc, "wait").await;
     // wait until the provisioner is running (it said so), then cancel
     for _ in 0..100 {
         if !ui.0.lock().unwrap().is_empty() {
@@ -358,22 +371,8 @@ async fn closing_the_connection_ends_the_plugin() {
 async fn ui_calls_have_go_shapes_and_sensitive_values_are_masked() {
     let p = connect().await;
     let rpc = RpcClient::new(stream0(&p).await);
-    rpc.call("Provisioner.Prepare", &cty_config("ui"))
-        .await
-        .unwrap();
-    let id = p.packer.next_id();
-    let incoming = p.packer.expect(id);
-    let ui = Arc::new(RecordingUi(Mutex::new(Vec::new())));
-    let ui2 = ui.clone();
-    tokio::spawn(async move {
-        let s = incoming.accept(Duration::from_secs(5)).await.unwrap();
-        serve(s, ui2).await;
-    });
-    let args = rmpv::Value::Map(vec![
-        ("GeneratedData".into(), rmpv::Value::Map(vec![])),
-        ("StreamID".into(), rmpv::Value::from(id)),
-    ]);
-    rpc.call("Provisioner.Provision", &args).await.unwrap();
+    let (ui, provision) = start_provision(&p, &rpc, "ui").await;
+    provision.await.unwrap().unwrap();
     assert_eq!(
         ui.0.lock().unwrap().as_slice(),
         [
