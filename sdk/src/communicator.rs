@@ -419,26 +419,27 @@ impl Communicator {
         src: &str,
         exclude: &[String],
     ) -> Result<(), CommError> {
-        let args = DirArgs {
-            dst,
-            src,
-            exclude: exclude.to_vec(),
-        };
-        self.rpc
-            .call("Communicator.UploadDir", &args)
+        self.dir_call("Communicator.UploadDir", dst, src, exclude)
             .await
-            .map(drop)
-            .map_err(|source| CommError::Rpc {
-                op: "Communicator.UploadDir",
-                source,
-            })
     }
 
-    /// Downloads remote directory `src` into local `dst` (on the Packer host).
+    /// Downloads remote directory `src` into local `dst` (on the Packer host); it lands as
+    /// `dst/<name of src>`.
     pub async fn download_dir(
         &self,
         src: &str,
         dst: &str,
+        exclude: &[String],
+    ) -> Result<(), CommError> {
+        self.dir_call("Communicator.DownloadDir", dst, src, exclude)
+            .await
+    }
+
+    async fn dir_call(
+        &self,
+        op: &'static str,
+        dst: &str,
+        src: &str,
         exclude: &[String],
     ) -> Result<(), CommError> {
         let args = DirArgs {
@@ -447,13 +448,10 @@ impl Communicator {
             exclude: exclude.to_vec(),
         };
         self.rpc
-            .call("Communicator.DownloadDir", &args)
+            .call(op, &args)
             .await
             .map(drop)
-            .map_err(|source| CommError::Rpc {
-                op: "Communicator.DownloadDir",
-                source,
-            })
+            .map_err(|source| CommError::Rpc { op, source })
     }
 }
 

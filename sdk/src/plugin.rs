@@ -80,32 +80,24 @@ impl Plugin {
     }
 
     /// Registers provisioner `P` as `name` (templates use `<plugin>-<name>`).
-    pub fn provisioner<P: Provisioner>(mut self, name: &'static str) -> Self {
-        self.components.insert(
-            (kind_key(Kind::Provisioner), name),
-            Component {
-                kind: Kind::Provisioner,
-                name,
-                spec: <P::Config as HclSpec>::object_spec,
-                docs: <P::Config as HclSpec>::field_docs,
-                factory: provisioner_factory::<P>,
-            },
-        );
-        self
+    pub fn provisioner<P: Provisioner>(self, name: &'static str) -> Self {
+        self.register::<P::Config>(Kind::Provisioner, name, provisioner_factory::<P>)
     }
 
     /// Registers post-processor `P` as `name`.
-    pub fn post_processor<P: PostProcessor>(mut self, name: &'static str) -> Self {
-        self.components.insert(
-            (kind_key(Kind::PostProcessor), name),
-            Component {
-                kind: Kind::PostProcessor,
-                name,
-                spec: <P::Config as HclSpec>::object_spec,
-                docs: <P::Config as HclSpec>::field_docs,
-                factory: post_processor_factory::<P>,
-            },
-        );
+    pub fn post_processor<P: PostProcessor>(self, name: &'static str) -> Self {
+        self.register::<P::Config>(Kind::PostProcessor, name, post_processor_factory::<P>)
+    }
+
+    fn register<C: HclSpec>(mut self, kind: Kind, name: &'static str, factory: Factory) -> Self {
+        let component = Component {
+            kind,
+            name,
+            spec: C::object_spec,
+            docs: C::field_docs,
+            factory,
+        };
+        self.components.insert((kind_key(kind), name), component);
         self
     }
 
