@@ -230,7 +230,14 @@ async fn protobuf_and_gob_config_specs_describe_the_same_schema() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(pb_spec.0.len(), 5);
+    assert_eq!(pb_spec.0.len(), 6);
+    match pb_spec.get("env") {
+        Some(Spec::BlockList(b)) => {
+            assert_eq!(b.type_name, "env");
+            assert!(matches!(b.nested.get("name"), Some(Spec::Attr(a)) if a.required));
+        }
+        other => panic!("env must be a block list: {other:?}"),
+    }
 }
 
 #[tokio::test]

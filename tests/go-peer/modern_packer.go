@@ -722,6 +722,23 @@ type gobAttrSpec struct {
 	Required bool
 }
 
+// Nested blocks: hcldec.BlockSpec / BlockListSpec hold an hcldec.ObjectSpec in an interface,
+// registered under its import path (upstream module builds: github.com/hashicorp/hcl/v2).
+type gobObjectSpec map[string]interface{}
+
+type gobBlockSpec struct {
+	TypeName string
+	Nested   interface{}
+	Required bool
+}
+
+type gobBlockListSpec struct {
+	TypeName string
+	Nested   interface{}
+	MinItems int
+	MaxItems int
+}
+
 func init() {
 	gob.RegisterName("github.com/zclconf/go-cty/cty.primitiveType", ctyPrimitive{})
 	gob.RegisterName("github.com/zclconf/go-cty/cty.typeList", ctyList{})
@@ -729,6 +746,9 @@ func init() {
 	gob.RegisterName("github.com/zclconf/go-cty/cty.typeSet", ctySet{})
 	gob.RegisterName("github.com/zclconf/go-cty/cty.typeObject", ctyObject{})
 	gob.RegisterName("*hcldec.AttrSpec", &gobAttrSpec{})
+	gob.RegisterName("*hcldec.BlockSpec", &gobBlockSpec{})
+	gob.RegisterName("*hcldec.BlockListSpec", &gobBlockListSpec{})
+	gob.RegisterName("github.com/hashicorp/hcl/v2/hcldec.ObjectSpec", gobObjectSpec{})
 }
 
 func describeGobSpec(b []byte) (string, error) {
@@ -738,15 +758,26 @@ func describeGobSpec(b []byte) (string, error) {
 	}
 	var parts []string
 	for k, v := range m {
-		a, ok := v.(*gobAttrSpec)
-		if !ok {
+		switch a := v.(type) {
+		case *gobAttrSpec:
+			r := ""
+			if a.Required {
+				r = "!"
+			}
+			parts = append(parts, fmt.Sprintf("%s=%s:%s%s", k, a.Name, a.Type.desc, r))
+		case *gobBlockListSpec:
+			if _, ok := a.Nested.(gobObjectSpec); !ok {
+				return "", fmt.Errorf("%q: block list without a nested ObjectSpec (%T)", k, a.Nested)
+			}
+			parts = append(parts, fmt.Sprintf("%s=%s:block_list", k, a.TypeName))
+		case *gobBlockSpec:
+			if _, ok := a.Nested.(gobObjectSpec); !ok {
+				return "", fmt.Errorf("%q: block without a nested ObjectSpec (%T)", k, a.Nested)
+			}
+			parts = append(parts, fmt.Sprintf("%s=%s:block", k, a.TypeName))
+		default:
 			return "", fmt.Errorf("%q: unexpected spec type %T", k, v)
 		}
-		r := ""
-		if a.Required {
-			r = "!"
-		}
-		parts = append(parts, fmt.Sprintf("%s=%s:%s%s", k, a.Name, a.Type.desc, r))
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, " "), nil
@@ -1093,6 +1124,7 @@ var runAttrs = map[string]string{
 	"upload_destination":   "string",
 	"download_source":      "string",
 	"download_destination": "string",
+	"env":                  "block_list",
 }
 
 func provisionerChecks(path string) {
@@ -1110,7 +1142,7 @@ func provisionerChecks(path string) {
 		return
 	}
 	var spec *specNode
-	if !check("provisioner: ConfigSpec is a protobuf Spec{object} with the 5 optional attributes", func() (string, error) {
+	if !check("provisioner: ConfigSpec is a protobuf Spec{object} with the 5 optional attributes and the env block list", func() (string, error) {
 		n, raw, err := configSpec(p, "Provisioner")
 		if err != nil {
 			return "", err

@@ -33,7 +33,11 @@ fn hcl2_build_runs_commands_moves_files_and_wraps_the_artifact() {
         r#"  provisioner "scaffold-run" {{
     upload_source        = "{up}"
     upload_destination   = "/tmp/payload.bin"
-    inline               = ["sha256sum /tmp/payload.bin", "echo to-stderr >&2", "sudo -n touch /etc/scaffold-was-here"]
+    inline               = ["sha256sum /tmp/payload.bin", "echo to-stderr >&2", "sudo -n touch /etc/scaffold-was-here", "echo \"greeting=$GREETING\""]
+    env {{
+      name  = "GREETING"
+      value = "it's $HOME, unexpanded"
+    }}
     download_source      = "/tmp/payload.bin"
     download_destination = "{back}"
   }}"#,
@@ -44,7 +48,9 @@ fn hcl2_build_runs_commands_moves_files_and_wraps_the_artifact() {
     w.write("t.pkr.hcl", &hcl(&sbx, &prov, post));
     let out = w.packer(&["build", "-color=false", "t.pkr.hcl"]);
     out.assert_ok()
-        .assert_contains("running command 1 of 3: sha256sum /tmp/payload.bin")
+        .assert_contains("running command 1 of 4: sha256sum /tmp/payload.bin")
+        // a nested block (gob BlockListSpec with Debian's vendored ObjectSpec name) round trip
+        .assert_contains("greeting=it's $HOME, unexpanded")
         .assert_contains("/tmp/payload.bin") // the remote sha256sum line, streamed back
         .assert_contains("to-stderr")
         .assert_contains("wrapped artifact Null (note: built by the e2e test)");
@@ -179,6 +185,12 @@ fn validate_rejects_unknown_attributes_and_bad_values_naming_the_field() {
         .assert_failed()
         .assert_contains("upload_source: /nonexistent/file does not exist on the Packer host");
 
+    let prov = "  provisioner \"scaffold-run\" {\n    inline = [\"true\"]\n    env {\n      name = \"9lives\"\n      value = \"x\"\n    }\n  }";
+    w.write("t.pkr.hcl", &hcl(&sbx, prov, ""));
+    w.packer(&["validate", "t.pkr.hcl"])
+        .assert_failed()
+        .assert_contains("env[0].name: \"9lives\" is not a shell variable name");
+
     let post = "  post-processor \"scaffold-wrap\" {\n  }";
     w.write("t.pkr.hcl", &hcl(&sbx, "", post));
     w.packer(&["validate", "t.pkr.hcl"])
@@ -192,7 +204,11 @@ fn json_template_builds_and_validates() {
     let w = workdir_multi();
     let t = serde_json::json!({
         "builders": [sbx.null_builder_json()],
-        "provisioners": [{"type": "scaffold-run", "inline": ["echo json-mode-ok", "exit 0"]}],
+        "provisioners": [{
+            "type": "scaffold-run",
+            "inline": ["echo json-mode-$MODE", "exit 0"],
+            "env": [{"name": "MODE", "value": "ok"}]
+        }],
         "post-processors": [{"type": "scaffold-wrap", "note": "from json"}]
     });
     w.write("t.json", &t.to_string());
@@ -250,4 +266,45 @@ fn sigint_mid_provision_stops_cleanly_and_leaves_no_plugin_behind() {
     std::thread::sleep(Duration::from_millis(500));
     let left = processes_mentioning(&w.path().display().to_string());
     assert!(left.is_empty(), "plugin processes left behind: {left:?}");
+}
+
+#[test]
+fn a_command_longer_than_packers_keepalive_interval_completes() {
+    // Packer's yamux pings every 30 s and drops a session whose pings go unanswered; a hardening
+    // run takes minutes, so the plugin must keep answering while a command runs.
+    let sbx = Sandbox::start();
+    let w = workdir_multi();
+    let prov =
+        "  provisioner \"scaffold-run\" {\n    inline = [\"sleep 40; echo still-connected\"]\n  }";
+    w.write("t.pkr.hcl", &hcl(&sbx, prov, ""));
+    w.packer(&["build", "-color=false", "t.pkr.hcl"])
+        .assert_ok()
+        .assert_contains("still-connected");
+}
+
+#[test]
+fn a_flood_of_output_arrives_complete_and_in_order() {
+    let sbx = Sandbox::start();
+    let w = workdir_multi();
+    let prov = "  provisioner \"scaffold-run\" {\n    inline = [\"seq 1 20000 | sed 's/^/out /'; seq 1 500 | sed 's/^/err /' >&2\"]\n  }";
+    w.write("t.pkr.hcl", &hcl(&sbx, prov, ""));
+    let out = w.packer(&["build", "-color=false", "t.pkr.hcl"]);
+    out.assert_ok();
+    // Each stream keeps its order; the two streams may interleave (separate SSH channels).
+    let text = out.combined();
+    let numbers = |tag: &str| -> Vec<u32> {
+        text.lines()
+            .filter_map(|l| l.split_once(&format!("null.sbx: {tag} ")).map(|(_, n)| n))
+            .filter_map(|n| n.trim().parse().ok())
+            .collect()
+    };
+    let stdout = numbers("out");
+    let first_bad = stdout.iter().zip(1..).position(|(g, w)| *g != w);
+    assert_eq!(
+        (stdout.len(), first_bad),
+        (20000, None),
+        "stdout lines missing or out of order near {:?}",
+        first_bad.map(|i| &stdout[i.saturating_sub(3)..(i + 3).min(stdout.len())])
+    );
+    assert_eq!(numbers("err"), (1..=500).collect::<Vec<u32>>());
 }

@@ -33,6 +33,19 @@ struct RunConfig {
     download_source: Option<String>,
     /// Where the download goes on the Packer host.
     download_destination: Option<PathBuf>,
+    /// Environment variables for the commands, one `env { name = "…" value = "…" }` block each.
+    #[hcl(block)]
+    #[serde(default)]
+    env: Vec<EnvVar>,
+}
+
+/// One `env` block of `scaffold-run`.
+#[derive(Debug, Deserialize, HclSpec)]
+struct EnvVar {
+    /// Variable name (a shell identifier).
+    name: String,
+    /// Its value (passed single-quoted, so no expansion happens).
+    value: String,
 }
 
 struct Run {
@@ -82,6 +95,25 @@ impl Provisioner for Run {
         for (i, cmd) in c.inline.iter().enumerate() {
             if cmd.trim().is_empty() {
                 errs.push(&format!("inline[{i}]"), "empty command");
+            }
+        }
+        for (i, v) in c.env.iter().enumerate() {
+            let ok = v
+                .name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && v.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok {
+                errs.push(
+                    &format!("env[{i}].name"),
+                    format!(
+                        "{:?} is not a shell variable name (letters, digits, _)",
+                        v.name
+                    ),
+                );
             }
         }
         errs.into_result()?;
@@ -145,11 +177,16 @@ impl Run {
             }
         }
         let total = c.inline.len();
+        let env: String = c
+            .env
+            .iter()
+            .map(|v| format!("export {}={}; ", v.name, shell_quote(&v.value)))
+            .collect();
         for (i, cmd) in c.inline.iter().enumerate() {
             ctx.ui
                 .say(format!("running command {} of {total}: {cmd}", i + 1))
                 .await?;
-            let code = ctx.comm.run_in_ui(cmd, &ctx.ui).await?;
+            let code = ctx.comm.run_in_ui(&format!("{env}{cmd}"), &ctx.ui).await?;
             if code != 0 {
                 anyhow::bail!(
                     "command {} of {total} ({cmd:?}) exited with status {code}",

@@ -43,17 +43,38 @@ impl ObjectSpecName {
         }
         let parent = std::os::unix::process::parent_id();
         let exe = format!("/proc/{parent}/exe");
-        match std::fs::read(&exe) {
-            Ok(bytes) if contains(&bytes, OBJECT_SPEC_DEBIAN.as_bytes()) => {
-                ObjectSpecName(OBJECT_SPEC_DEBIAN.to_string())
-            }
-            _ => ObjectSpecName::default(),
+        if file_contains(std::path::Path::new(&exe), OBJECT_SPEC_DEBIAN.as_bytes()) {
+            ObjectSpecName(OBJECT_SPEC_DEBIAN.to_string())
+        } else {
+            ObjectSpecName::default()
         }
     }
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+/// Whether the file at `path` contains `needle`; reads in chunks (Packer is ~100 MB).
+fn file_contains(path: &std::path::Path, needle: &[u8]) -> bool {
+    use std::io::Read;
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let finder = memchr::memmem::Finder::new(needle);
+    let keep = needle.len().saturating_sub(1);
+    let mut buf = vec![0u8; 4 << 20];
+    let mut filled = 0;
+    loop {
+        let n = match f.read(&mut buf[filled..]) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        filled += n;
+        if finder.find(&buf[..filled]).is_some() {
+            return true;
+        }
+        // keep the tail: the needle may straddle two reads
+        let tail = filled.saturating_sub(keep);
+        buf.copy_within(tail..filled, 0);
+        filled -= tail;
+    }
 }
 
 /// Type ids of the spec stream, assigned in order of definition.
@@ -365,5 +386,26 @@ pub fn cty_from_bytes(bytes: &[u8]) -> Result<CtyType, GobError> {
             Ok(CtyType::Object(attrs))
         }
         other => Err(GobError::new(format!("unsupported cty type {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_search_finds_a_needle_across_read_boundaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bin");
+        let needle = OBJECT_SPEC_DEBIAN.as_bytes();
+        for at in [0usize, (4 << 20) - 10, (4 << 20) - needle.len(), 9 << 20] {
+            let mut data = vec![0u8; 10 << 20];
+            data[at..at + needle.len()].copy_from_slice(needle);
+            std::fs::write(&p, &data).unwrap();
+            assert!(file_contains(&p, needle), "needle at {at}");
+        }
+        std::fs::write(&p, vec![b'x'; 5 << 20]).unwrap();
+        assert!(!file_contains(&p, needle));
+        assert!(!file_contains(&dir.path().join("missing"), needle));
     }
 }
