@@ -52,6 +52,8 @@ impl Handshake {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invocation {
     Describe,
+    /// `docs`: print the Markdown reference of every component.
+    Docs,
     Start {
         kind: Kind,
         /// Component name as Packer gave it (for links: the part after `packer-KIND-`).
@@ -82,6 +84,7 @@ pub fn parse(args: &[String], exe_name: &str, handshake_env: Option<&str>) -> In
     };
     match rest.as_slice() {
         ["describe", ..] => Invocation::Describe,
+        ["docs"] => Invocation::Docs,
         ["start", kind, name] => {
             let kind = match *kind {
                 "provisioner" | "provisioners" => Kind::Provisioner,

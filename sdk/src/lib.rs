@@ -25,6 +25,7 @@ pub mod artifact;
 pub mod broker;
 pub mod communicator;
 pub mod config;
+pub mod docs;
 pub mod gob;
 pub mod invocation;
 mod lifecycle;

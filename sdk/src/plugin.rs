@@ -163,7 +163,8 @@ impl Plugin {
              next to your template, or in a directory listed in PACKER_PLUGIN_PATH. Single-component\n\
              links also work: packer-provisioner-{p}-NAME / packer-post-processor-{p}-NAME -> packer-plugin-{p}.\n\
              \n\
-             `packer-plugin-{p} describe` prints what the plugin serves as JSON.\n",
+             `packer-plugin-{p} describe` prints what the plugin serves as JSON;\n\
+             `packer-plugin-{p} docs` prints every component's attributes as Markdown.\n",
             v = self.version,
             src = self.source,
             prov = list(Kind::Provisioner),
@@ -186,6 +187,10 @@ impl Plugin {
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "{}", self.describe());
                 let _ = out.flush();
+                0
+            }
+            Invocation::Docs => {
+                print!("{}", crate::docs::reference(&self));
                 0
             }
             Invocation::Usage(why) => {

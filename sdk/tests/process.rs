@@ -316,3 +316,26 @@ async fn sigint_is_ignored_and_the_process_exits_when_packer_goes_away() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[test]
+fn docs_subcommand_matches_the_committed_reference() {
+    // The reference page is generated from the same types as the ConfigSpec; regenerate with
+    // `target/debug/examples/packer-plugin-scaffold docs > sdk/examples/scaffold/REFERENCE.md`.
+    let out = Command::new(scaffold())
+        .arg("docs")
+        .env_remove(MAGIC_COOKIE_KEY)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let generated = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        generated.contains("| `env.name` | string | yes |"),
+        "{generated}"
+    );
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/scaffold/REFERENCE.md"
+    ))
+    .unwrap();
+    assert_eq!(generated, committed, "REFERENCE.md is stale");
+}

@@ -62,3 +62,17 @@ fn packer_166_discovery_is_not_disturbed_by_the_plugin() {
         .assert_failed()
         .assert_contains("amiforge-harden");
 }
+
+#[test]
+fn committed_reference_is_what_the_binary_generates() {
+    // regenerate with `target/debug/packer-plugin-amiforge docs > docs/reference.md`
+    let out = Command::new(amiforge_bin()).arg("docs").output().unwrap();
+    assert!(out.status.success());
+    let committed =
+        std::fs::read_to_string(amiforge_e2e::workspace().join("docs/reference.md")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        committed,
+        "docs/reference.md is stale"
+    );
+}

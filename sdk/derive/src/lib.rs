@@ -149,19 +149,28 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
             .unwrap_or_else(|| ident.to_string().trim_start_matches("r#").to_string());
         let has_default = sa.default || container.default;
         let ty = &f.ty;
-        let spec = if is_block(&f.attrs)? {
+        let (spec, nested) = if is_block(&f.attrs)? {
             match outer_ident(ty).as_deref() {
-                Some("Vec") | Some("Option") => {
-                    quote! { ::packer_sdk::spec::block::<#ty>(#hcl_name, #has_default) }
-                }
-                _ => quote! { ::packer_sdk::spec::required_block::<#ty>(#hcl_name, #has_default) },
+                Some("Vec") | Some("Option") => (
+                    quote! { ::packer_sdk::spec::block::<#ty>(#hcl_name, #has_default) },
+                    quote! { <#ty as ::packer_sdk::spec::HclBlock>::block_docs() },
+                ),
+                _ => (
+                    quote! { ::packer_sdk::spec::required_block::<#ty>(#hcl_name, #has_default) },
+                    quote! { <#ty as ::packer_sdk::spec::HclSpec>::field_docs() },
+                ),
             }
         } else {
-            quote! { ::packer_sdk::spec::attr::<#ty>(#hcl_name, #has_default) }
+            (
+                quote! { ::packer_sdk::spec::attr::<#ty>(#hcl_name, #has_default) },
+                quote! { ::std::vec::Vec::new() },
+            )
         };
         inserts.push(quote! { spec.insert(#spec); });
         let doc = docs(&f.attrs);
-        doc_entries.push(quote! { ::packer_sdk::spec::FieldDoc { name: #hcl_name, doc: #doc } });
+        doc_entries.push(quote! {
+            ::packer_sdk::spec::FieldDoc { name: #hcl_name, doc: #doc, nested: #nested }
+        });
     }
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     Ok(quote! {

@@ -128,6 +128,8 @@ impl ObjectSpec {
 pub struct FieldDoc {
     pub name: &'static str,
     pub doc: &'static str,
+    /// For nested blocks: the block's own fields.
+    pub nested: Vec<FieldDoc>,
 }
 
 /// A configuration struct with an HCL schema. Derive it with `#[derive(HclSpec)]`.
@@ -151,6 +153,8 @@ pub trait HclValue {
 /// A Rust type usable as a nested block field (`#[hcl(block)]`).
 pub trait HclBlock {
     fn block_spec(name: &str, required: bool) -> Spec;
+    /// Documentation of the block's fields.
+    fn block_docs() -> Vec<FieldDoc>;
     const OPTIONAL: bool = false;
 }
 
@@ -199,6 +203,9 @@ impl<T: HclSpec> HclBlock for Vec<T> {
             max_items: 0,
         })
     }
+    fn block_docs() -> Vec<FieldDoc> {
+        T::field_docs()
+    }
     const OPTIONAL: bool = true;
 }
 
@@ -209,6 +216,9 @@ impl<T: HclSpec> HclBlock for Option<T> {
             nested: T::object_spec(),
             required: false,
         })
+    }
+    fn block_docs() -> Vec<FieldDoc> {
+        T::field_docs()
     }
     const OPTIONAL: bool = true;
 }
