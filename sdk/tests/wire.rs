@@ -384,3 +384,65 @@ async fn ui_calls_have_go_shapes_and_sensitive_values_are_masked() {
         ]
     );
 }
+
+/// Bytes written by the upstream Packer 1.6.6 SDK client code with the 2015 ugorji codec: keys
+/// sorted (`Seq` before `ServiceMethod`), unsigned integer forms. Debian's build writes the
+/// other dialect (tests above); both must read the same.
+#[tokio::test]
+async fn the_old_ugorji_dialect_reads_the_same() {
+    use packer_sdk::msgpack::ValueReader;
+    use packer_sdk::rpc::Header;
+    let read_all = |name: &str| {
+        let bytes =
+            std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        async move {
+            let mut r = ValueReader::new(&bytes[..]);
+            let mut v = Vec::new();
+            while let Some(x) = r.next().await.unwrap() {
+                v.push(x);
+            }
+            v
+        }
+    };
+    let req = read_all("old-ugorji-requests.msgpack").await;
+    let methods: Vec<(String, u64)> = req
+        .iter()
+        .step_by(2)
+        .map(|h| {
+            let h = Header::from_value(h).unwrap();
+            (h.service_method, h.seq)
+        })
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            ("Provisioner.ConfigSpec".to_string(), 0),
+            ("Provisioner.Prepare".to_string(), 1),
+            ("Provisioner.Prepare".to_string(), 2),
+            ("Provisioner.Provision".to_string(), 3),
+        ]
+    );
+    #[derive(serde::Deserialize, HclSpec)]
+    #[allow(dead_code)]
+    struct Old {
+        greeting: String,
+        count: Option<u32>,
+        command: Option<String>,
+        tags: Option<std::collections::BTreeMap<String, String>>,
+    }
+    // JSON-template Prepare (plain maps) and HCL2 Prepare (cty JSON bin) from that client
+    for (body, want_count) in [(&req[3], 3), (&req[5], 2)] {
+        let configs = packer_sdk::rpc::value::get(body, "Configs")
+            .and_then(packer_sdk::rpc::value::as_array)
+            .unwrap();
+        let d = packer_sdk::config::decode::<Old>(configs).unwrap();
+        assert_eq!(d.config.count, Some(want_count));
+        assert!(d.config.greeting.starts_with("fake166"));
+    }
+    let replies = read_all("old-ugorji-replies.msgpack").await;
+    for (i, h) in replies.iter().step_by(2).enumerate() {
+        let h = Header::from_value(h).unwrap();
+        assert_eq!(h.seq, i as u64);
+        assert!(h.error.is_empty());
+    }
+}
