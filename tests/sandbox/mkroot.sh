@@ -18,7 +18,7 @@
 set -euo pipefail
 
 # Bump when the recipe below changes: old roots/tarballs are then rebuilt.
-RECIPE=amiforge-sbx-root-v2
+RECIPE=amiforge-sbx-root-v3
 CACHE=${AMIFORGE_CACHE:-$HOME/.cache/amiforge}
 ROOT=$CACHE/sbx-root
 TARBALL=$CACHE/sbx-root.tar.zst
@@ -71,7 +71,8 @@ if ! ready "$TMP"; then
   command -v zstd >/dev/null || die "zstd is missing (apt-get install zstd)"
   log "debootstrap bookworm from $MIRROR (takes ~1 min)"
   unshare --mount --pid --fork --uts --ipc --propagation private \
-    debootstrap --variant=minbase --include=openssh-server,sudo,procps,iproute2 \
+    debootstrap --variant=minbase \
+      --include=openssh-server,sudo,procps,iproute2,systemd,cron,kmod,auditd,libpam-pwquality \
       bookworm "$TMP" "$MIRROR" >&2 ||
     die "debootstrap failed (see output above)"
 

@@ -1,0 +1,34 @@
+//! Compiling a resolved profile into the one script that runs on the target.
+
+mod ps;
+mod sh;
+
+use crate::model::Os;
+use crate::resolve::Resolved;
+
+/// The script language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    /// POSIX sh (dash, bash, busybox ash): Linux targets.
+    Sh,
+    /// Windows PowerShell 5.1+: Windows targets.
+    PowerShell,
+}
+
+/// A compiled script.
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub language: Language,
+    pub text: String,
+    pub sha256: String,
+}
+
+/// Compiles `r` for its OS.
+pub fn compile(r: &Resolved) -> Script {
+    let (language, text) = match r.os {
+        Os::Linux => (Language::Sh, sh::compile(r)),
+        Os::Windows => (Language::PowerShell, ps::compile(r)),
+    };
+    let sha256 = crate::sha256_hex(text.as_bytes());
+    Script { language, text, sha256 }
+}

@@ -1,0 +1,141 @@
+//! POSIX sh generation: the runtime (`sh_runtime.sh`, check/fix functions per control kind) and
+//! one `af_control` line per control, all values single-quoted.
+
+use std::fmt::Write;
+
+use crate::model::{Check, Compare, Mode, Separator};
+use crate::resolve::Resolved;
+
+const RUNTIME: &str = include_str!("sh_runtime.sh");
+
+/// `s` as one single-quoted sh word.
+pub fn q(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn sep(s: Separator) -> &'static str {
+    match s {
+        Separator::Space => "space",
+        Separator::Equals => "equals",
+    }
+}
+
+fn op(c: Compare) -> &'static str {
+    match c {
+        Compare::Eq => "eq",
+        Compare::Le => "le",
+        Compare::Ge => "ge",
+        Compare::OneOf => "one_of",
+    }
+}
+
+/// `check fix args…` for one control.
+fn call(check: &Check) -> String {
+    let words = |v: &[&str]| v.iter().map(|s| q(s)).collect::<Vec<_>>().join(" ");
+    match check {
+        Check::SshdConfig { key, value } => format!("af_sshd_check af_sshd_fix {}", words(&[key, value])),
+        Check::Sysctl { key, value } => format!("af_sysctl_check af_sysctl_fix {}", words(&[key, value])),
+        Check::ConfigValue { path, key, value, separator, compare } => format!(
+            "af_cfg_check af_cfg_fix {}",
+            words(&[path, key, value, sep(*separator), op(*compare)])
+        ),
+        Check::FileMode { path, mode, owner, groups } => format!(
+            "af_mode_check af_mode_fix {}",
+            words(&[path, mode, owner.as_deref().unwrap_or(""), &groups.join(" ")])
+        ),
+        Check::FileAbsent { paths } => {
+            let p: Vec<&str> = paths.iter().map(String::as_str).collect();
+            format!("af_absent_check af_absent_fix {}", words(&p))
+        }
+        Check::LinePresent { path, line, mode } => format!("af_line_check af_line_fix {}", words(&[path, line, mode])),
+        Check::ServiceDisabled { service, mask } => format!(
+            "af_svc_disabled_check af_svc_disabled_fix {}",
+            words(&[service, if *mask { "true" } else { "false" }])
+        ),
+        Check::ServiceEnabled { service } => format!("af_svc_enabled_check af_svc_enabled_fix {}", words(&[service])),
+        Check::PackageAbsent { packages } => {
+            let p: Vec<&str> = packages.iter().map(String::as_str).collect();
+            format!("af_pkg_absent_check af_pkg_absent_fix {}", words(&p))
+        }
+        Check::PackagePresent { packages } => {
+            let p: Vec<&str> = packages.iter().map(String::as_str).collect();
+            format!("af_pkg_present_check af_pkg_present_fix {}", words(&p))
+        }
+        Check::KernelModule { module } => format!("af_mod_check af_mod_fix {}", words(&[module])),
+        Check::MountOption { mountpoint, options } => {
+            format!("af_mount_check af_mount_fix {}", words(&[mountpoint, &options.join(",")]))
+        }
+        Check::AuditRule { rule } => format!("af_audit_check af_audit_fix {}", words(&[rule])),
+        Check::Command { check, fix } => match fix {
+            Some(f) => format!("af_cmd_check af_cmd_fix {}", words(&[check, f])),
+            None => format!("af_cmd_check - {}", words(&[check])),
+        },
+        // Windows kinds never reach the sh compiler: `load` rejects them in Linux profiles.
+        other => format!("af_cmd_check - {}", q(&format!("echo '{} needs Windows'; false", other.kind()))),
+    }
+}
+
+/// The whole script.
+pub fn compile(r: &Resolved) -> String {
+    let mode = match r.mode {
+        Mode::Enforce => "enforce",
+        Mode::Audit => "audit",
+    };
+    let mut s = String::new();
+    let _ = writeln!(s, "#!/bin/sh");
+    let _ = writeln!(
+        s,
+        "# amiforge-harden: profile {} {} (sha256 {}), mode {mode}.",
+        r.name, r.version, r.profile_sha256
+    );
+    let _ = writeln!(
+        s,
+        "# Generated; do not edit. Checks every control, fixes it in enforce mode, checks again,\n\
+         # and prints one AMIFORGE-RESULT line per control."
+    );
+    s.push_str(RUNTIME);
+    let _ = writeln!(s, "\nAF_MODE={mode}");
+    s.push_str("af_facts\n");
+    s.push_str("af_run() {\n");
+    for p in &r.controls {
+        let c = &p.control;
+        let _ = writeln!(s, "  # {}: {}", c.id, c.title.replace('\n', " "));
+        if let Some(reason) = &p.skip {
+            let _ = writeln!(s, "  af_skip {} {}", q(&c.id), q(reason));
+            continue;
+        }
+        let run = format!("af_control {} {}", q(&c.id), call(&c.check));
+        if c.platforms.is_empty() {
+            let _ = writeln!(s, "  {run}");
+        } else {
+            let fams: Vec<String> = c.platforms.iter().map(|f| q(f)).collect();
+            let _ = writeln!(
+                s,
+                "  if af_platform {}; then {run}; else af_skip {} \"not for $AF_OS_ID (applies to: {})\"; fi",
+                fams.join(" "),
+                q(&c.id),
+                c.platforms.join(", ")
+            );
+        }
+    }
+    s.push_str("}\naf_run\naf_inventory\n");
+    if r.mode == Mode::Enforce {
+        s.push_str("af_evidence || AF_EVIDENCE_FAILED=1\n");
+    }
+    s.push_str("rm -f -- \"$0\"\n");
+    s.push_str("[ -z \"${AF_EVIDENCE_FAILED:-}\" ] || exit 3\n");
+    s.push_str("printf 'AMIFORGE-DONE\\n'\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::q;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(q("a b"), "'a b'");
+        assert_eq!(q("it's"), r"'it'\''s'");
+        assert_eq!(q(""), "''");
+    }
+}

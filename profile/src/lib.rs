@@ -1,0 +1,32 @@
+//! `amiforge-profile`: declarative hardening profiles, shared by the `amiforge-harden`
+//! provisioner and the validator.
+//!
+//! A profile is a reviewed TOML file of controls (id, title, severity, rationale, platforms, and a
+//! typed check with its remediation). [`load`] reads built-in or user profiles and reports problems
+//! by field; [`resolve`] applies the user's parameters, exclusions and opt-ins; [`compile`] turns
+//! the result into ONE script for the target (POSIX sh for Linux, PowerShell for Windows) that
+//! checks, fixes (enforce) and re-checks every control and prints structured results;
+//! [`results`] parses them and [`report`] builds the sha256-carrying report.
+
+pub mod compile;
+pub mod load;
+pub mod model;
+pub mod report;
+pub mod resolve;
+pub mod results;
+
+pub use load::{LoadError, Source, builtin, builtin_names, load};
+pub use model::{Check, Control, Mode, Os, Profile, Severity};
+pub use resolve::{Resolved, ResolveError, resolve};
+pub use results::{ControlResult, Status, Summary};
+
+/// Lower-case hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in d.iter() {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}

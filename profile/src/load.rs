@@ -1,0 +1,180 @@
+//! Loading profiles: built-in ones by name, or a file path, with every problem reported by where
+//! it is (TOML line and column, control id and field).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::model::{Check, Os, ParamType, Profile};
+
+/// Built-in profiles, embedded at build time.
+const BUILTIN: &[(&str, &str)] = &[
+    ("linux-baseline", include_str!("builtin/linux-baseline.toml")),
+    ("windows-baseline", include_str!("builtin/windows-baseline.toml")),
+];
+
+/// Names of the built-in profiles.
+pub fn builtin_names() -> Vec<&'static str> {
+    BUILTIN.iter().map(|(n, _)| *n).collect()
+}
+
+/// Where a profile came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Builtin(&'static str),
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Builtin(n) => write!(f, "built-in profile {n}"),
+            Source::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// A loaded profile with the exact bytes it was parsed from (their sha256 goes in reports).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub source: Source,
+    pub text: String,
+    pub profile: Profile,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    #[error("unknown profile {0:?}: not a built-in profile ({1}) and no such file")]
+    Unknown(String, String),
+    #[error("{0}: cannot read: {1}")]
+    Read(String, String),
+    #[error("{0}: {1}")]
+    Parse(String, String),
+    #[error("{source}: {problems}", problems = .1.join("; "), source = .0)]
+    Invalid(String, Vec<String>),
+}
+
+/// Returns the built-in profile `name`.
+pub fn builtin(name: &str) -> Option<Loaded> {
+    let (n, text) = BUILTIN.iter().find(|(n, _)| *n == name)?;
+    // built-in profiles are checked by the test suite; a broken one is a build bug
+    parse(Source::Builtin(n), text.to_string()).ok()
+}
+
+/// Loads `spec`: a built-in name, else a path to a profile file.
+pub fn load(spec: &str) -> Result<Loaded, LoadError> {
+    if let Some((n, text)) = BUILTIN.iter().find(|(n, _)| *n == spec) {
+        return parse(Source::Builtin(n), text.to_string());
+    }
+    let path = Path::new(spec);
+    if !path.exists() {
+        return Err(LoadError::Unknown(spec.to_string(), builtin_names().join(", ")));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| LoadError::Read(path.display().to_string(), e.to_string()))?;
+    parse(Source::File(path.to_path_buf()), text)
+}
+
+/// Parses and validates profile text.
+pub fn parse(source: Source, text: String) -> Result<Loaded, LoadError> {
+    let profile: Profile = toml::from_str(&text)
+        .map_err(|e| LoadError::Parse(source.to_string(), e.to_string().trim().to_string()))?;
+    let problems = validate(&profile);
+    if !problems.is_empty() {
+        return Err(LoadError::Invalid(source.to_string(), problems));
+    }
+    Ok(Loaded { source, text, profile })
+}
+
+/// Semantic checks serde cannot express.
+pub fn validate(p: &Profile) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, param) in &p.parameters {
+        let ok = match param.ty {
+            ParamType::String => param.default.is_str(),
+            ParamType::Int => param.default.is_integer(),
+            ParamType::Bool => param.default.is_bool(),
+        };
+        if !ok {
+            out.push(format!(
+                "parameters.{name}.default: must be a {} (got {})",
+                param.ty.name(),
+                param.default
+            ));
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for (i, c) in p.controls.iter().enumerate() {
+        let at = format!("control[{i}] (id {:?})", c.id);
+        if c.id.is_empty() || !c.id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' || ch == '.') {
+            out.push(format!("{at}.id: use letters, digits, '-', '_' and '.'"));
+        }
+        if !seen.insert(c.id.clone()) {
+            out.push(format!("{at}.id: duplicate id"));
+        }
+        if c.check.os() != p.profile.os {
+            out.push(format!(
+                "{at}.check.kind: {} is a {:?} check in a {:?} profile",
+                c.check.kind(),
+                c.check.os(),
+                p.profile.os
+            ));
+        }
+        for (field, param) in [("enabled_by", &c.enabled_by), ("disabled_by", &c.disabled_by)] {
+            if let Some(name) = param {
+                match p.parameters.get(name) {
+                    None => out.push(format!("{at}.{field}: no parameter named {name:?}")),
+                    Some(d) if d.ty != ParamType::Bool => {
+                        out.push(format!("{at}.{field}: parameter {name:?} must be a bool"))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut check = c.check.clone();
+        for s in check.strings_mut() {
+            for name in placeholders(s) {
+                if !p.parameters.contains_key(&name) {
+                    out.push(format!("{at}.check: {{{{{name}}}}} names no parameter"));
+                }
+            }
+        }
+        match &c.check {
+            Check::FileMode { mode, .. } | Check::LinePresent { mode, .. }
+                if !is_octal_mode(mode) && placeholders(mode).is_empty() =>
+            {
+                out.push(format!("{at}.check.mode: {mode:?} is not an octal mode like \"0640\""));
+            }
+            Check::PackageAbsent { packages } | Check::PackagePresent { packages }
+                if packages.is_empty() =>
+            {
+                out.push(format!("{at}.check.packages: name at least one package"));
+            }
+            _ => {}
+        }
+        if p.profile.os == Os::Linux {
+            for s in check.strings_mut() {
+                if s.contains('\n') && !matches!(c.check, Check::Command { .. }) {
+                    out.push(format!("{at}.check: values must be single lines"));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `{{name}}` placeholders in `s`.
+pub fn placeholders(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { break };
+        out.push(after[..end].trim().to_string());
+        rest = &after[end + 2..];
+    }
+    out
+}
+
+fn is_octal_mode(m: &str) -> bool {
+    (3..=4).contains(&m.len()) && m.bytes().all(|b| (b'0'..=b'7').contains(&b))
+}
