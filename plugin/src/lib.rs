@@ -1,7 +1,9 @@
 //! The amiforge plugin: its name, version and component registry.
 //!
 //! Every component registers here under its short name; Packer users write it with the plugin
-//! prefix (`amiforge-NAME`). Until the first component lands, `describe` lists none.
+//! prefix (`amiforge-NAME`).
+
+pub mod harden;
 
 use packer_sdk::Plugin;
 
@@ -12,7 +14,7 @@ pub const SOURCE: &str = "github.com/amiforge/amiforge";
 
 /// The plugin with every component registered.
 pub fn plugin() -> Plugin {
-    Plugin::new(NAME, env!("CARGO_PKG_VERSION"), SOURCE)
+    Plugin::new(NAME, env!("CARGO_PKG_VERSION"), SOURCE).provisioner::<harden::Harden>("harden")
 }
 
 #[cfg(test)]
@@ -22,7 +24,7 @@ mod tests {
         let d = super::plugin().describe();
         assert_eq!(d["api_version"], "x5.0");
         assert_eq!(d["protocol_version"], "v2");
-        assert_eq!(d["provisioners"], serde_json::json!([]));
+        assert_eq!(d["provisioners"], serde_json::json!(["harden"]));
         assert_eq!(d["post_processors"], serde_json::json!([]));
     }
 }

@@ -19,7 +19,10 @@ fn main() {
     };
     let params: BTreeMap<String, String> = args[2..]
         .iter()
-        .filter_map(|a| a.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .filter_map(|a| {
+            a.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .collect();
     let loaded = match amiforge_profile::load(name) {
         Ok(l) => l,

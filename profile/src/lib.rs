@@ -17,7 +17,7 @@ pub mod results;
 
 pub use load::{LoadError, Source, builtin, builtin_names, load};
 pub use model::{Check, Control, Mode, Os, Profile, Severity};
-pub use resolve::{Resolved, ResolveError, resolve};
+pub use resolve::{ResolveError, Resolved, resolve};
 pub use results::{ControlResult, Status, Summary};
 
 /// Lower-case hex sha256 of `bytes`.

@@ -8,8 +8,14 @@ use crate::model::{Check, Os, ParamType, Profile};
 
 /// Built-in profiles, embedded at build time.
 const BUILTIN: &[(&str, &str)] = &[
-    ("linux-baseline", include_str!("builtin/linux-baseline.toml")),
-    ("windows-baseline", include_str!("builtin/windows-baseline.toml")),
+    (
+        "linux-baseline",
+        include_str!("builtin/linux-baseline.toml"),
+    ),
+    (
+        "windows-baseline",
+        include_str!("builtin/windows-baseline.toml"),
+    ),
 ];
 
 /// Names of the built-in profiles.
@@ -67,7 +73,10 @@ pub fn load(spec: &str) -> Result<Loaded, LoadError> {
     }
     let path = Path::new(spec);
     if !path.exists() {
-        return Err(LoadError::Unknown(spec.to_string(), builtin_names().join(", ")));
+        return Err(LoadError::Unknown(
+            spec.to_string(),
+            builtin_names().join(", "),
+        ));
     }
     let text = std::fs::read_to_string(path)
         .map_err(|e| LoadError::Read(path.display().to_string(), e.to_string()))?;
@@ -82,7 +91,11 @@ pub fn parse(source: Source, text: String) -> Result<Loaded, LoadError> {
     if !problems.is_empty() {
         return Err(LoadError::Invalid(source.to_string(), problems));
     }
-    Ok(Loaded { source, text, profile })
+    Ok(Loaded {
+        source,
+        text,
+        profile,
+    })
 }
 
 /// Semantic checks serde cannot express.
@@ -105,7 +118,12 @@ pub fn validate(p: &Profile) -> Vec<String> {
     let mut seen = BTreeSet::new();
     for (i, c) in p.controls.iter().enumerate() {
         let at = format!("control[{i}] (id {:?})", c.id);
-        if c.id.is_empty() || !c.id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' || ch == '.') {
+        if c.id.is_empty()
+            || !c
+                .id
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' || ch == '.')
+        {
             out.push(format!("{at}.id: use letters, digits, '-', '_' and '.'"));
         }
         if !seen.insert(c.id.clone()) {
@@ -119,7 +137,10 @@ pub fn validate(p: &Profile) -> Vec<String> {
                 p.profile.os
             ));
         }
-        for (field, param) in [("enabled_by", &c.enabled_by), ("disabled_by", &c.disabled_by)] {
+        for (field, param) in [
+            ("enabled_by", &c.enabled_by),
+            ("disabled_by", &c.disabled_by),
+        ] {
             if let Some(name) = param {
                 match p.parameters.get(name) {
                     None => out.push(format!("{at}.{field}: no parameter named {name:?}")),
@@ -142,7 +163,9 @@ pub fn validate(p: &Profile) -> Vec<String> {
             Check::FileMode { mode, .. } | Check::LinePresent { mode, .. }
                 if !is_octal_mode(mode) && placeholders(mode).is_empty() =>
             {
-                out.push(format!("{at}.check.mode: {mode:?} is not an octal mode like \"0640\""));
+                out.push(format!(
+                    "{at}.check.mode: {mode:?} is not an octal mode like \"0640\""
+                ));
             }
             Check::PackageAbsent { packages } | Check::PackagePresent { packages }
                 if packages.is_empty() =>

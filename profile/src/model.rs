@@ -244,8 +244,15 @@ impl Check {
     pub fn strings_mut(&mut self) -> Vec<&mut String> {
         match self {
             Check::SshdConfig { key, value } | Check::Sysctl { key, value } => vec![key, value],
-            Check::ConfigValue { path, key, value, .. } => vec![path, key, value],
-            Check::FileMode { path, mode, owner, groups } => {
+            Check::ConfigValue {
+                path, key, value, ..
+            } => vec![path, key, value],
+            Check::FileMode {
+                path,
+                mode,
+                owner,
+                groups,
+            } => {
                 let mut v = vec![path, mode];
                 v.extend(owner.iter_mut());
                 v.extend(groups.iter_mut());
@@ -260,7 +267,10 @@ impl Check {
                 packages.iter_mut().collect()
             }
             Check::KernelModule { module } => vec![module],
-            Check::MountOption { mountpoint, options } => {
+            Check::MountOption {
+                mountpoint,
+                options,
+            } => {
                 let mut v = vec![mountpoint];
                 v.extend(options.iter_mut());
                 v
@@ -271,7 +281,9 @@ impl Check {
                 v.extend(fix.iter_mut());
                 v
             }
-            Check::Registry { path, name, value, .. } => vec![path, name, value],
+            Check::Registry {
+                path, name, value, ..
+            } => vec![path, name, value],
             Check::AuditPolicy { subcategory, .. } => vec![subcategory],
             Check::WindowsService { name, .. }
             | Check::WindowsFeature { name, .. }

@@ -76,17 +76,20 @@ pub enum ReportError {
     Missing(String),
 }
 
+/// What the caller knows about the run besides the script's output.
+#[derive(Debug, Clone)]
+pub struct RunInfo<'a> {
+    /// `built-in` or the profile file path.
+    pub source: &'a str,
+    pub excluded: &'a [String],
+    pub script_sha256: &'a str,
+    pub sbom_sha256: &'a str,
+    pub build: BTreeMap<String, String>,
+    pub generated_at: String,
+}
+
 /// Builds the report from a run's output. Every control of the profile must be reported once.
-pub fn build(
-    r: &Resolved,
-    source: &str,
-    excluded: &[String],
-    script_sha256: &str,
-    run: &Collected,
-    sbom_sha256: &str,
-    build_info: BTreeMap<String, String>,
-    generated_at: String,
-) -> Result<Report, ReportError> {
+pub fn build(r: &Resolved, info: RunInfo<'_>, run: &Collected) -> Result<Report, ReportError> {
     let facts = run.facts.clone().ok_or(ReportError::NoFacts)?;
     let mut seen = std::collections::BTreeSet::new();
     let mut results = Vec::new();
@@ -94,7 +97,9 @@ pub fn build(
         if !seen.insert(res.id.clone()) {
             return Err(ReportError::Duplicate(res.id.clone()));
         }
-        let planned = r.get(&res.id).ok_or_else(|| ReportError::Unknown(res.id.clone()))?;
+        let planned = r
+            .get(&res.id)
+            .ok_or_else(|| ReportError::Unknown(res.id.clone()))?;
         results.push(ResultEntry {
             id: res.id.clone(),
             title: planned.control.title.clone(),
@@ -117,24 +122,24 @@ pub fn build(
     }
     Ok(Report {
         schema: SCHEMA.to_string(),
-        generated_at,
-        build: build_info,
+        generated_at: info.generated_at,
+        build: info.build,
         target: facts,
         profile: ProfileRef {
             name: r.name.clone(),
             version: r.version.clone(),
-            source: source.to_string(),
+            source: info.source.to_string(),
             sha256: r.profile_sha256.clone(),
             parameters: r.parameters.clone(),
-            excluded: excluded.to_vec(),
+            excluded: info.excluded.to_vec(),
         },
         mode: r.mode,
-        script_sha256: script_sha256.to_string(),
+        script_sha256: info.script_sha256.to_string(),
         results_sha256: crate::sha256_hex(run.results_text.as_bytes()),
         sbom: SbomRef {
             format: "CycloneDX 1.5 JSON".into(),
             file: "sbom.cdx.json".into(),
-            sha256: sbom_sha256.to_string(),
+            sha256: info.sbom_sha256.to_string(),
             components: run.packages.len(),
         },
         summary: Summary::of(&run.results),

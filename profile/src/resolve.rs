@@ -110,7 +110,10 @@ pub fn resolve(
     if !errs.is_empty() {
         return Err(errs);
     }
-    let truthy = |name: &Option<String>| name.as_ref().is_some_and(|n| values.get(n).is_some_and(|v| v == "true"));
+    let truthy = |name: &Option<String>| {
+        name.as_ref()
+            .is_some_and(|n| values.get(n).is_some_and(|v| v == "true"))
+    };
     let mut controls = Vec::new();
     for c in &p.controls {
         let reason = if exclude.contains(&c.id) {
@@ -130,7 +133,10 @@ pub fn resolve(
         };
         let mut control = c.clone();
         substitute(&mut control.check, &values);
-        controls.push(Planned { control, skip: reason });
+        controls.push(Planned {
+            control,
+            skip: reason,
+        });
     }
     Ok(Resolved {
         name: p.profile.name.clone(),

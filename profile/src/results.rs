@@ -136,7 +136,8 @@ impl Collected {
             self.results_text.push('\n');
             self.results.push(r);
         } else if let Some(j) = line.strip_prefix(FACTS) {
-            self.facts = Some(serde_json::from_str(j).map_err(|e| format!("bad facts line {j:?}: {e}"))?);
+            self.facts =
+                Some(serde_json::from_str(j).map_err(|e| format!("bad facts line {j:?}: {e}"))?);
         } else if let Some(p) = line.strip_prefix(PKG) {
             let f: Vec<&str> = p.split('\t').collect();
             if f.len() != 4 {

@@ -12,14 +12,31 @@ fn builtin_profiles_load_with_enough_controls() {
     assert_eq!(builtin_names(), ["linux-baseline", "windows-baseline"]);
     let linux = builtin("linux-baseline").expect("linux-baseline is valid");
     assert_eq!(linux.profile.profile.os, Os::Linux);
-    assert!(linux.profile.controls.len() >= 60, "{}", linux.profile.controls.len());
+    assert!(
+        linux.profile.controls.len() >= 60,
+        "{}",
+        linux.profile.controls.len()
+    );
     let windows = builtin("windows-baseline").expect("windows-baseline is valid");
     assert_eq!(windows.profile.profile.os, Os::Windows);
-    assert!(windows.profile.controls.len() >= 25, "{}", windows.profile.controls.len());
+    assert!(
+        windows.profile.controls.len() >= 25,
+        "{}",
+        windows.profile.controls.len()
+    );
     // every EC2 trap control is guarded and documented
-    for c in linux.profile.controls.iter().chain(&windows.profile.controls) {
+    for c in linux
+        .profile
+        .controls
+        .iter()
+        .chain(&windows.profile.controls)
+    {
         if c.enabled_by.is_some() || c.disabled_by.is_some() {
-            assert!(c.ec2_note.is_some() || c.disabled_by.is_some(), "{} lacks ec2_note", c.id);
+            assert!(
+                c.ec2_note.is_some() || c.disabled_by.is_some(),
+                "{} lacks ec2_note",
+                c.id
+            );
         }
         assert!(!c.rationale.is_empty() && !c.title.is_empty(), "{}", c.id);
     }
@@ -31,14 +48,25 @@ fn the_ec2_traps_are_off_by_default() {
     let r = resolve(&linux, Mode::Enforce, &[], &BTreeMap::new()).unwrap();
     for id in ["mod-12", "mod-13", "mnt-03", "net-21", "ssh-06", "audit-12"] {
         let p = r.get(id).unwrap_or_else(|| panic!("{id}"));
-        assert!(p.skip.as_deref().unwrap_or("").starts_with("opt-in"), "{id}: {:?}", p.skip);
+        assert!(
+            p.skip.as_deref().unwrap_or("").starts_with("opt-in"),
+            "{id}: {:?}",
+            p.skip
+        );
     }
     assert!(r.get("net-01").unwrap().skip.is_none());
     let mut params = BTreeMap::new();
     params.insert("container_host".to_string(), "true".to_string());
     params.insert("disable_vfat".to_string(), "true".to_string());
     let r = resolve(&linux, Mode::Enforce, &[], &params).unwrap();
-    assert!(r.get("net-01").unwrap().skip.as_deref().unwrap().contains("container_host"));
+    assert!(
+        r.get("net-01")
+            .unwrap()
+            .skip
+            .as_deref()
+            .unwrap()
+            .contains("container_host")
+    );
     assert!(r.get("mod-13").unwrap().skip.is_none());
 }
 
@@ -54,9 +82,23 @@ fn parameters_are_typed_and_substituted() {
     params.insert("no_such".to_string(), "x".to_string());
     let errs = resolve(&linux, Mode::Audit, &["ssh-1".to_string()], &params).unwrap_err();
     let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-    assert!(text.iter().any(|e| e.starts_with("parameters[\"ssh_max_auth_tries\"]: expected a int")), "{text:?}");
-    assert!(text.iter().any(|e| e.starts_with("parameters[\"no_such\"]: profile linux-baseline has no parameter")), "{text:?}");
-    assert!(text.iter().any(|e| e.starts_with("exclude[0]: profile linux-baseline has no control \"ssh-1\"; did you mean")), "{text:?}");
+    assert!(
+        text.iter()
+            .any(|e| e.starts_with("parameters[\"ssh_max_auth_tries\"]: expected a int")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|e| e
+                .starts_with("parameters[\"no_such\"]: profile linux-baseline has no parameter")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter().any(|e| e.starts_with(
+            "exclude[0]: profile linux-baseline has no control \"ssh-1\"; did you mean"
+        )),
+        "{text:?}"
+    );
 }
 
 fn bad(text: &str) -> String {
@@ -70,19 +112,32 @@ const HEAD: &str = "[profile]\nname = \"t\"\nversion = \"1\"\nos = \"linux\"\n";
 
 #[test]
 fn malformed_profiles_name_the_problem() {
-    let e = bad(&format!("{HEAD}[[control]]\nid = \"a\"\ntitle = \"t\"\nseverity = \"high\"\nrationale = \"r\"\ncheck = {{ kind = \"sysctl\", key = \"k\", value = \"1\", typo = 2 }}\n"));
+    let e = bad(&format!(
+        "{HEAD}[[control]]\nid = \"a\"\ntitle = \"t\"\nseverity = \"high\"\nrationale = \"r\"\ncheck = {{ kind = \"sysctl\", key = \"k\", value = \"1\", typo = 2 }}\n"
+    ));
     assert!(e.contains("bad.toml") && e.contains("typo"), "{e}");
-    let e = bad(&format!("{HEAD}[[control]]\nid = \"a\"\ntitle = \"t\"\nseverity = \"urgent\"\nrationale = \"r\"\ncheck = {{ kind = \"sysctl\", key = \"k\", value = \"1\" }}\n"));
+    let e = bad(&format!(
+        "{HEAD}[[control]]\nid = \"a\"\ntitle = \"t\"\nseverity = \"urgent\"\nrationale = \"r\"\ncheck = {{ kind = \"sysctl\", key = \"k\", value = \"1\" }}\n"
+    ));
     assert!(e.contains("urgent"), "{e}");
-    let e = bad(&format!("{HEAD}[[control]]\nid = \"a\"\ntitle = \"t\"\nseverity = \"high\"\nrationale = \"r\"\ncheck = {{ kind = \"teleport\" }}\n"));
+    let e = bad(&format!(
+        "{HEAD}[[control]]\nid = \"a\"\ntitle = \"t\"\nseverity = \"high\"\nrationale = \"r\"\ncheck = {{ kind = \"teleport\" }}\n"
+    ));
     assert!(e.contains("teleport"), "{e}");
     let two = "[[control]]\nid = \"a\"\ntitle = \"t\"\nseverity = \"high\"\nrationale = \"r\"\ncheck = { kind = \"sysctl\", key = \"k\", value = \"{{nope}}\" }\n";
     let e = bad(&format!("{HEAD}{two}{two}"));
     assert!(e.contains("control[1] (id \"a\").id: duplicate id"), "{e}");
     assert!(e.contains("{{nope}} names no parameter"), "{e}");
-    let e = bad(&format!("{HEAD}[[control]]\nid = \"w\"\ntitle = \"t\"\nseverity = \"low\"\nrationale = \"r\"\ncheck = {{ kind = \"registry\", path = \"HKLM:\\\\X\", name = \"n\", type = \"dword\", value = \"1\" }}\n"));
-    assert!(e.contains("registry is a Windows check in a Linux profile"), "{e}");
-    let e = bad(&format!("{HEAD}[[control]]\nid = \"m\"\ntitle = \"t\"\nseverity = \"low\"\nrationale = \"r\"\ncheck = {{ kind = \"file_mode\", path = \"/x\", mode = \"rw-\" }}\n"));
+    let e = bad(&format!(
+        "{HEAD}[[control]]\nid = \"w\"\ntitle = \"t\"\nseverity = \"low\"\nrationale = \"r\"\ncheck = {{ kind = \"registry\", path = \"HKLM:\\\\X\", name = \"n\", type = \"dword\", value = \"1\" }}\n"
+    ));
+    assert!(
+        e.contains("registry is a Windows check in a Linux profile"),
+        "{e}"
+    );
+    let e = bad(&format!(
+        "{HEAD}[[control]]\nid = \"m\"\ntitle = \"t\"\nseverity = \"low\"\nrationale = \"r\"\ncheck = {{ kind = \"file_mode\", path = \"/x\", mode = \"rw-\" }}\n"
+    ));
     assert!(e.contains("is not an octal mode"), "{e}");
 }
 
@@ -101,25 +156,47 @@ fn unknown_profile_names_the_builtins() {
 fn user_profile_files_load_and_their_bytes_are_digested() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("mine.toml");
-    let text = format!("{HEAD}[[control]]\nid = \"x-1\"\ntitle = \"t\"\nseverity = \"low\"\nrationale = \"r\"\ncheck = {{ kind = \"line_present\", path = \"/etc/motd\", line = \"hi\" }}\n");
+    let text = format!(
+        "{HEAD}[[control]]\nid = \"x-1\"\ntitle = \"t\"\nseverity = \"low\"\nrationale = \"r\"\ncheck = {{ kind = \"line_present\", path = \"/etc/motd\", line = \"hi\" }}\n"
+    );
     std::fs::write(&p, &text).unwrap();
     let l = load(p.to_str().unwrap()).unwrap();
     let r = resolve(&l, Mode::Enforce, &[], &BTreeMap::new()).unwrap();
-    assert_eq!(r.profile_sha256, amiforge_profile::sha256_hex(text.as_bytes()));
+    assert_eq!(
+        r.profile_sha256,
+        amiforge_profile::sha256_hex(text.as_bytes())
+    );
 }
 
 fn shells() -> Vec<&'static str> {
-    ["dash", "bash", "sh"].into_iter().filter(|s| std::process::Command::new(s).arg("-c").arg("true").status().is_ok()).collect()
+    ["dash", "bash", "sh"]
+        .into_iter()
+        .filter(|s| {
+            std::process::Command::new(s)
+                .arg("-c")
+                .arg("true")
+                .status()
+                .is_ok()
+        })
+        .collect()
 }
 
 #[test]
 fn generated_sh_parses_in_every_shell_here() {
     let linux = builtin("linux-baseline").unwrap();
     let mut params = BTreeMap::new();
-    for p in ["disable_vfat", "tmp_noexec", "audit_immutable", "container_host"] {
+    for p in [
+        "disable_vfat",
+        "tmp_noexec",
+        "audit_immutable",
+        "container_host",
+    ] {
         params.insert(p.to_string(), "true".to_string());
     }
-    params.insert("login_banner".to_string(), "it's \"quoted\" $(not run) `nor this`".to_string());
+    params.insert(
+        "login_banner".to_string(),
+        "it's \"quoted\" $(not run) `nor this`".to_string(),
+    );
     for mode in [Mode::Enforce, Mode::Audit] {
         let r = resolve(&linux, mode, &["ssh-16".to_string()], &params).unwrap();
         let s = compile(&r);
@@ -131,11 +208,27 @@ fn generated_sh_parses_in_every_shell_here() {
         let sh = shells();
         assert!(!sh.is_empty());
         for shell in sh {
-            let out = std::process::Command::new(shell).arg("-n").arg(&f).output().unwrap();
-            assert!(out.status.success(), "{shell} -n: {}", String::from_utf8_lossy(&out.stderr));
+            let out = std::process::Command::new(shell)
+                .arg("-n")
+                .arg(&f)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{shell} -n: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         // one af_control/af_skip line per control, in profile order
-        let runs = s.text.lines().filter(|l| l.trim_start().starts_with("af_control ") || l.trim_start().starts_with("af_skip ") || l.trim_start().starts_with("if af_platform ")).count();
+        let runs = s
+            .text
+            .lines()
+            .filter(|l| {
+                l.trim_start().starts_with("af_control ")
+                    || l.trim_start().starts_with("af_skip ")
+                    || l.trim_start().starts_with("if af_platform ")
+            })
+            .count();
         assert_eq!(runs, linux.profile.controls.len());
     }
 }

@@ -125,6 +125,28 @@ impl Drop for RemoteProcess {
     }
 }
 
+/// The stdin of a command started with [`Communicator::start_with_stdin`]. Close it (or send
+/// the last bytes with [`Stdin::finish`]) so the command sees end of input.
+pub struct Stdin {
+    stream: JoinHandle<Result<MuxStream, CommError>>,
+}
+
+impl Stdin {
+    /// Writes `data`, then closes stdin.
+    pub async fn finish(self, data: &[u8]) -> Result<(), CommError> {
+        let io = |e: std::io::Error| CommError::Io {
+            op: "Communicator.Start",
+            msg: format!("stdin: {e}"),
+        };
+        let mut s = match self.stream.await {
+            Ok(r) => r?,
+            Err(e) => return Err(CommError::Status(e.to_string())),
+        };
+        s.write_all(data).await.map_err(io)?;
+        s.shutdown().await.map_err(io)
+    }
+}
+
 /// Metadata Packer's SSH uploader uses to skip spooling (size) and set permissions (mode).
 #[derive(Debug, Clone, Serialize)]
 pub struct FileInfo {
@@ -186,12 +208,44 @@ impl Communicator {
         self.broker.expect(self.broker.next_id())
     }
 
-    /// Starts `command`; output arrives on the returned process as it is produced.
+    /// Starts `command`; output arrives on the returned process as it is produced. Its stdin is
+    /// empty.
     pub async fn start(&self, command: &str) -> Result<RemoteProcess, CommError> {
+        Ok(self.start_inner(command, false).await?.0)
+    }
+
+    /// Starts `command` with a stdin the caller writes to (and must close) while it runs.
+    pub async fn start_with_stdin(
+        &self,
+        command: &str,
+    ) -> Result<(RemoteProcess, Stdin), CommError> {
+        let (p, stdin) = self.start_inner(command, true).await?;
+        let stdin = stdin.ok_or_else(|| CommError::Status("no stdin stream".into()))?;
+        Ok((p, stdin))
+    }
+
+    async fn start_inner(
+        &self,
+        command: &str,
+        with_stdin: bool,
+    ) -> Result<(RemoteProcess, Option<Stdin>), CommError> {
         let (out, err, resp) = (self.issue(), self.issue(), self.issue());
+        let stdin = with_stdin.then(|| {
+            let inc = self.issue();
+            let id = inc.id();
+            let task = tokio::spawn(async move {
+                inc.accept(CONNECT_TIMEOUT)
+                    .await
+                    .map_err(|source| CommError::Broker {
+                        op: "Communicator.Start",
+                        source,
+                    })
+            });
+            (id, Stdin { stream: task })
+        });
         let args = StartArgs {
             command,
-            stdin_stream_id: 0,
+            stdin_stream_id: stdin.as_ref().map_or(0, |(id, _)| *id),
             stdout_stream_id: out.id(),
             stderr_stream_id: err.id(),
             response_stream_id: resp.id(),
@@ -232,7 +286,7 @@ impl Communicator {
                 op: "Communicator.Start",
                 source,
             })?;
-        Ok(proc)
+        Ok((proc, stdin.map(|(_, s)| s)))
     }
 
     /// Runs `command`, showing stdout lines as UI messages and stderr lines as UI errors while

@@ -152,3 +152,73 @@ impl Drop for Sandbox {
             .status();
     }
 }
+
+impl Sandbox {
+    /// The sandbox's overlay upper directory: exactly what changed relative to the pristine root.
+    pub fn upper(&self) -> PathBuf {
+        let home = std::env::var_os("SBX_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                std::env::var_os("TMPDIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from("/tmp"))
+                    .join("amiforge-sbx")
+            });
+        home.join(&self.name).join("upper")
+    }
+
+    /// A digest of everything provisioning changed (the upper layer: paths, types, modes,
+    /// owners, contents, link targets), leaving out paths under `skip` (e.g. `var/log`, where
+    /// every SSH login writes).
+    pub fn state_digest(&self, skip: &[&str]) -> String {
+        use std::os::unix::fs::MetadataExt;
+        fn walk(root: &Path, dir: &Path, skip: &[&str], out: &mut Vec<String>) {
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                return;
+            };
+            let mut entries: Vec<_> = rd.flatten().collect();
+            entries.sort_by_key(|e| e.file_name());
+            for e in entries {
+                let path = e.path();
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .into_owned();
+                if skip
+                    .iter()
+                    .any(|s| rel == *s || rel.starts_with(&format!("{s}/")))
+                {
+                    continue;
+                }
+                let Ok(m) = std::fs::symlink_metadata(&path) else {
+                    continue;
+                };
+                let body = if m.file_type().is_symlink() {
+                    std::fs::read_link(&path)
+                        .map(|t| t.display().to_string())
+                        .unwrap_or_default()
+                } else if m.is_file() {
+                    let data = std::fs::read(&path).unwrap_or_default();
+                    amiforge_profile::sha256_hex(&data)
+                } else {
+                    String::new()
+                };
+                let mtime = if m.is_dir() { 0 } else { m.mtime() };
+                out.push(format!(
+                    "{rel} {:o} {}:{} {mtime} {body}",
+                    m.mode(),
+                    m.uid(),
+                    m.gid()
+                ));
+                if m.is_dir() {
+                    walk(root, &path, skip, out);
+                }
+            }
+        }
+        let root = self.upper();
+        let mut lines = Vec::new();
+        walk(&root, &root, skip, &mut lines);
+        amiforge_profile::sha256_hex(lines.join("\n").as_bytes())
+    }
+}

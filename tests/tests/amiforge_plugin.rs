@@ -1,6 +1,6 @@
-//! The product binary `packer-plugin-amiforge` before its components land: it must describe
-//! itself correctly (no stub components), explain itself when run by hand, and never disturb
-//! Packer 1.6.6, which runs `describe` on every `packer-plugin-*` it finds.
+//! The product binary `packer-plugin-amiforge`: it must describe exactly the components that
+//! exist, explain itself when run by hand, and never disturb Packer 1.6.6, which runs
+//! `describe` on every `packer-plugin-*` it finds.
 
 use std::process::Command;
 
@@ -8,7 +8,7 @@ use amiforge_e2e::packer::Workdir;
 use amiforge_e2e::{amiforge_bin, scaffold_bin};
 
 #[test]
-fn describe_lists_no_components_yet() {
+fn describe_lists_the_registered_components() {
     let out = Command::new(amiforge_bin())
         .arg("describe")
         .output()
@@ -18,7 +18,8 @@ fn describe_lists_no_components_yet() {
     assert_eq!(d["api_version"], "x5.0");
     assert_eq!(d["protocol_version"], "v2");
     assert_eq!(d["version"], env!("CARGO_PKG_VERSION"));
-    for k in ["provisioners", "post_processors", "builders", "datasources"] {
+    assert_eq!(d["provisioners"], serde_json::json!(["harden"]));
+    for k in ["post_processors", "builders", "datasources"] {
         assert_eq!(d[k], serde_json::json!([]), "{k}");
     }
 }
@@ -37,7 +38,7 @@ fn run_by_hand_it_explains_how_to_install() {
         ),
         "{err}"
     );
-    assert!(err.contains("provisioners: none yet"), "{err}");
+    assert!(err.contains("provisioners: amiforge-harden"), "{err}");
 }
 
 #[test]
@@ -53,14 +54,14 @@ fn packer_166_discovery_is_not_disturbed_by_the_plugin() {
     w.packer(&["build", "-color=false", "t.pkr.hcl"])
         .assert_ok()
         .assert_contains("(note: with amiforge installed)");
-    // asking for a component amiforge does not have yet fails clearly in Packer
+    // asking for a component amiforge does not have fails clearly in Packer
     w.write(
         "u.pkr.hcl",
-        "source \"null\" \"n\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.n\"]\n  provisioner \"amiforge-harden\" {}\n}\n",
+        "source \"null\" \"n\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.n\"]\n  provisioner \"amiforge-teleport\" {}\n}\n",
     );
     w.packer(&["validate", "u.pkr.hcl"])
         .assert_failed()
-        .assert_contains("amiforge-harden");
+        .assert_contains("amiforge-teleport");
 }
 
 #[test]

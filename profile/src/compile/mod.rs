@@ -30,5 +30,9 @@ pub fn compile(r: &Resolved) -> Script {
         Os::Windows => (Language::PowerShell, ps::compile(r)),
     };
     let sha256 = crate::sha256_hex(text.as_bytes());
-    Script { language, text, sha256 }
+    Script {
+        language,
+        text,
+        sha256,
+    }
 }

@@ -33,26 +33,51 @@ fn op(c: Compare) -> &'static str {
 fn call(check: &Check) -> String {
     let words = |v: &[&str]| v.iter().map(|s| q(s)).collect::<Vec<_>>().join(" ");
     match check {
-        Check::SshdConfig { key, value } => format!("af_sshd_check af_sshd_fix {}", words(&[key, value])),
-        Check::Sysctl { key, value } => format!("af_sysctl_check af_sysctl_fix {}", words(&[key, value])),
-        Check::ConfigValue { path, key, value, separator, compare } => format!(
+        Check::SshdConfig { key, value } => {
+            format!("af_sshd_check af_sshd_fix {}", words(&[key, value]))
+        }
+        Check::Sysctl { key, value } => {
+            format!("af_sysctl_check af_sysctl_fix {}", words(&[key, value]))
+        }
+        Check::ConfigValue {
+            path,
+            key,
+            value,
+            separator,
+            compare,
+        } => format!(
             "af_cfg_check af_cfg_fix {}",
             words(&[path, key, value, sep(*separator), op(*compare)])
         ),
-        Check::FileMode { path, mode, owner, groups } => format!(
+        Check::FileMode {
+            path,
+            mode,
+            owner,
+            groups,
+        } => format!(
             "af_mode_check af_mode_fix {}",
-            words(&[path, mode, owner.as_deref().unwrap_or(""), &groups.join(" ")])
+            words(&[
+                path,
+                mode,
+                owner.as_deref().unwrap_or(""),
+                &groups.join(" ")
+            ])
         ),
         Check::FileAbsent { paths } => {
             let p: Vec<&str> = paths.iter().map(String::as_str).collect();
             format!("af_absent_check af_absent_fix {}", words(&p))
         }
-        Check::LinePresent { path, line, mode } => format!("af_line_check af_line_fix {}", words(&[path, line, mode])),
+        Check::LinePresent { path, line, mode } => {
+            format!("af_line_check af_line_fix {}", words(&[path, line, mode]))
+        }
         Check::ServiceDisabled { service, mask } => format!(
             "af_svc_disabled_check af_svc_disabled_fix {}",
             words(&[service, if *mask { "true" } else { "false" }])
         ),
-        Check::ServiceEnabled { service } => format!("af_svc_enabled_check af_svc_enabled_fix {}", words(&[service])),
+        Check::ServiceEnabled { service } => format!(
+            "af_svc_enabled_check af_svc_enabled_fix {}",
+            words(&[service])
+        ),
         Check::PackageAbsent { packages } => {
             let p: Vec<&str> = packages.iter().map(String::as_str).collect();
             format!("af_pkg_absent_check af_pkg_absent_fix {}", words(&p))
@@ -62,8 +87,14 @@ fn call(check: &Check) -> String {
             format!("af_pkg_present_check af_pkg_present_fix {}", words(&p))
         }
         Check::KernelModule { module } => format!("af_mod_check af_mod_fix {}", words(&[module])),
-        Check::MountOption { mountpoint, options } => {
-            format!("af_mount_check af_mount_fix {}", words(&[mountpoint, &options.join(",")]))
+        Check::MountOption {
+            mountpoint,
+            options,
+        } => {
+            format!(
+                "af_mount_check af_mount_fix {}",
+                words(&[mountpoint, &options.join(",")])
+            )
         }
         Check::AuditRule { rule } => format!("af_audit_check af_audit_fix {}", words(&[rule])),
         Check::Command { check, fix } => match fix {
@@ -71,7 +102,10 @@ fn call(check: &Check) -> String {
             None => format!("af_cmd_check - {}", words(&[check])),
         },
         // Windows kinds never reach the sh compiler: `load` rejects them in Linux profiles.
-        other => format!("af_cmd_check - {}", q(&format!("echo '{} needs Windows'; false", other.kind()))),
+        other => format!(
+            "af_cmd_check - {}",
+            q(&format!("echo '{} needs Windows'; false", other.kind()))
+        ),
     }
 }
 

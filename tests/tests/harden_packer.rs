@@ -1,0 +1,293 @@
+//! `amiforge-harden` with real Packer 1.6.6 against a sandboxed Debian 12 target: an enforce run
+//! fixes a deliberately weakened machine, a second run changes nothing, audit mode touches
+//! nothing, the report and SBOM come back with correct digests and the same evidence is left on
+//! the image. Bad input fails `packer validate` naming the attribute.
+
+use std::path::Path;
+
+use amiforge_e2e::amiforge_bin;
+use amiforge_e2e::packer::{PackerOutput, Workdir};
+use amiforge_e2e::sandbox::Sandbox;
+use amiforge_profile::report::Report;
+use amiforge_profile::results::Status;
+
+/// What each SSH login and the evidence legitimately change: not provisioning.
+const NOISE: &[&str] = &[
+    "var/log",
+    "tmp",
+    "run",
+    "root/.ssh",
+    "home/admin/.ssh",
+    "var/lib/sudo",
+];
+
+fn workdir() -> Workdir {
+    let w = Workdir::new();
+    w.link(&amiforge_bin(), "packer-plugin-amiforge");
+    w
+}
+
+/// Weakens the machine the way a sloppy base image would.
+const WEAKEN: &str = r#"  provisioner "shell" {
+    inline = [
+      "sudo -n sed -i 's/^#PermitRootLogin.*/PermitRootLogin yes/' /etc/ssh/sshd_config",
+      "echo net.ipv4.ip_forward=1 | sudo -n tee /etc/sysctl.d/10-forwarding.conf",
+      "sudo -n chmod 0666 /etc/shadow",
+    ]
+  }
+"#;
+
+fn template(sbx: &Sandbox, before: &str, harden: &str) -> String {
+    format!(
+        "{}\nbuild {{\n  sources = [\"source.null.sbx\"]\n{before}  provisioner \"amiforge-harden\" {{\n{harden}\n  }}\n}}\n",
+        sbx.null_source_hcl("sbx")
+    )
+}
+
+fn report(path: &Path) -> Report {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).expect("the report parses")
+}
+
+fn result<'a>(r: &'a Report, id: &str) -> &'a amiforge_profile::report::ResultEntry {
+    r.results
+        .iter()
+        .find(|x| x.id == id)
+        .unwrap_or_else(|| panic!("no result for {id}"))
+}
+
+fn build(w: &Workdir) -> PackerOutput {
+    w.packer(&["build", "-color=false", "t.pkr.hcl"])
+}
+
+#[test]
+fn enforce_fixes_a_weakened_machine_and_a_second_run_changes_nothing() {
+    let sbx = Sandbox::start();
+    let w = workdir();
+    let harden = "    report_path = \"out/report.json\"";
+    w.write("t.pkr.hcl", &template(&sbx, WEAKEN, harden));
+    let out = build(&w);
+    out.assert_ok()
+        .assert_contains("amiforge-harden: profile linux-baseline 1.0.0 (enforce)");
+    let r1 = report(&w.path().join("out/report.json"));
+    assert_eq!(
+        r1.summary.failed,
+        0,
+        "{:#?}",
+        r1.results
+            .iter()
+            .filter(|x| x.status == Status::Failed)
+            .collect::<Vec<_>>()
+    );
+    assert!(r1.summary.total >= 60);
+    assert_eq!(r1.summary.total, r1.results.len());
+    let ssh = result(&r1, "ssh-01");
+    assert_eq!(
+        (ssh.status, ssh.before.as_str(), ssh.after.as_str()),
+        (Status::Fixed, "yes", "no")
+    );
+    let fwd = result(&r1, "net-01");
+    assert_eq!(fwd.status, Status::Fixed, "{fwd:?}");
+    assert!(fwd.before.contains("persisted=1"), "{fwd:?}");
+    let shadow = result(&r1, "file-02");
+    assert_eq!(shadow.status, Status::Fixed);
+    assert!(
+        shadow.before.contains("0666") && shadow.after.contains("0640"),
+        "{shadow:?}"
+    );
+    // kernel parameters cannot change live here (/proc/sys is read-only): never silently passed
+    assert_eq!(r1.target.proc_sys, "ro");
+    let syncookies = result(&r1, "net-03");
+    assert_eq!(syncookies.status, Status::AppliesAtBoot, "{syncookies:?}");
+    // the machine really changed, as the report says
+    let sshd = std::fs::read_to_string(sbx.file("/etc/ssh/sshd_config")).unwrap();
+    // sshd uses the first value it reads: the first live PermitRootLogin line must say no
+    let first = sshd
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.starts_with('#') && l.to_lowercase().starts_with("permitrootlogin"));
+    assert_eq!(first, Some("PermitRootLogin no"), "{sshd}");
+    let mode = std::fs::metadata(sbx.file("/etc/shadow")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o7777,
+        0o640
+    );
+    assert!(
+        std::fs::read_to_string(sbx.file("/etc/sysctl.d/10-forwarding.conf"))
+            .unwrap()
+            .contains("# net.ipv4.ip_forward=1")
+    );
+    // digests: results as printed, SBOM bytes, sidecars; the same evidence is on the image
+    let report_bytes = std::fs::read(w.path().join("out/report.json")).unwrap();
+    let sbom_bytes = std::fs::read(w.path().join("out/report.sbom.cdx.json")).unwrap();
+    assert_eq!(r1.sbom.sha256, amiforge_profile::sha256_hex(&sbom_bytes));
+    let sidecar = std::fs::read_to_string(w.path().join("out/report.json.sha256")).unwrap();
+    assert_eq!(
+        sidecar,
+        format!(
+            "{}  report.json\n",
+            amiforge_profile::sha256_hex(&report_bytes)
+        )
+    );
+    assert_eq!(
+        std::fs::read(sbx.file("/etc/amiforge/hardening.json")).unwrap(),
+        report_bytes
+    );
+    assert_eq!(
+        std::fs::read(sbx.file("/etc/amiforge/sbom.cdx.json")).unwrap(),
+        sbom_bytes
+    );
+    let sbom: serde_json::Value = serde_json::from_slice(&sbom_bytes).unwrap();
+    assert_eq!(sbom["bomFormat"], "CycloneDX");
+    let components = sbom["components"].as_array().unwrap();
+    assert_eq!(components.len(), r1.sbom.components);
+    assert!(components.iter().any(|c| {
+        c["name"] == "openssh-server"
+            && c["purl"]
+                .as_str()
+                .unwrap()
+                .starts_with("pkg:deb/debian/openssh-server@")
+    }));
+    // the script cleaned up after itself
+    let leftovers: Vec<_> = std::fs::read_dir(sbx.file("/tmp"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        leftovers
+            .iter()
+            .all(|n| !n.to_string_lossy().starts_with("amiforge-harden")),
+        "{leftovers:?}"
+    );
+
+    // second run: everything already compliant, nothing changes on the machine
+    let before = sbx.state_digest(&[NOISE, &["etc/amiforge"]].concat());
+    w.write("t.pkr.hcl", &template(&sbx, "", harden));
+    build(&w).assert_ok();
+    let r2 = report(&w.path().join("out/report.json"));
+    assert_eq!(
+        (r2.summary.changed, r2.summary.fixed, r2.summary.failed),
+        (0, 0, 0),
+        "{:?}",
+        r2.summary
+    );
+    for x in &r2.results {
+        assert!(
+            matches!(
+                x.status,
+                Status::Pass | Status::NotApplicable | Status::AppliesAtBoot
+            ),
+            "{x:?}"
+        );
+    }
+    assert_eq!(r2.results_sha256.len(), 64);
+    assert_eq!(r1.profile.sha256, r2.profile.sha256);
+    assert_eq!(
+        sbx.state_digest(&[NOISE, &["etc/amiforge"]].concat()),
+        before,
+        "the second run changed the machine"
+    );
+}
+
+#[test]
+fn audit_mode_changes_nothing_and_reports_what_is_wrong() {
+    let sbx = Sandbox::start();
+    let w = workdir();
+    // weaken in a build of its own, then take the machine's fingerprint
+    w.write(
+        "t.pkr.hcl",
+        &format!(
+            "{}\nbuild {{\n  sources = [\"source.null.sbx\"]\n{WEAKEN}}}\n",
+            sbx.null_source_hcl("sbx")
+        ),
+    );
+    build(&w).assert_ok();
+    let before = sbx.state_digest(NOISE);
+    // default fail_on: failed controls fail the build, naming them
+    w.write(
+        "t.pkr.hcl",
+        &template(
+            &sbx,
+            "",
+            "    mode = \"audit\"\n    report_path = \"audit.json\"",
+        ),
+    );
+    build(&w)
+        .assert_failed()
+        .assert_contains("ssh-01 (not compliant)");
+    let r = report(&w.path().join("audit.json"));
+    assert_eq!(r.summary.changed, 0);
+    assert_eq!(r.summary.fixed, 0);
+    assert_eq!(result(&r, "ssh-01").status, Status::Failed);
+    assert_eq!(result(&r, "file-02").status, Status::Failed);
+    assert!(result(&r, "file-02").before.contains("0666"));
+    // fail_on = "never" keeps the build green with the same findings
+    w.write(
+        "t.pkr.hcl",
+        &template(
+            &sbx,
+            "",
+            "    mode = \"audit\"\n    fail_on = \"never\"\n    report_path = \"audit2.json\"",
+        ),
+    );
+    build(&w).assert_ok();
+    assert_eq!(
+        report(&w.path().join("audit2.json")).summary.failed,
+        r.summary.failed
+    );
+    assert_eq!(
+        sbx.state_digest(NOISE),
+        before,
+        "audit mode changed the machine"
+    );
+    assert!(
+        !sbx.file("/etc/amiforge").exists(),
+        "audit mode must not leave evidence"
+    );
+}
+
+#[test]
+fn bad_input_fails_validate_naming_the_attribute() {
+    let sbx = Sandbox::start();
+    let w = workdir();
+    std::fs::write(w.path().join("broken.toml"), "[profile]\nname = \"x\"\nversion = \"1\"\nos = \"linux\"\n[[control]]\nid = \"a\"\ntitle = \"t\"\nseverity = \"high\"\nrationale = \"r\"\ncheck = { kind = \"sysctl\", key = \"k\" }\n").unwrap();
+    let cases: &[(&str, &str)] = &[
+        (
+            "    exclude = [\"ssh-01\", \"ssh-99\"]",
+            "exclude[1]: profile linux-baseline has no control \"ssh-99\"",
+        ),
+        (
+            "    profile = \"nope-baseline\"",
+            "profile: unknown profile \"nope-baseline\"",
+        ),
+        ("    profile = \"broken.toml\"", "profile: broken.toml"),
+        (
+            "    parameters = { ssh_max_auth_tries = \"many\" }",
+            "parameters[\"ssh_max_auth_tries\"]: expected a int, got \"many\"",
+        ),
+        (
+            "    parameters = { no_such_knob = \"1\" }",
+            "parameters[\"no_such_knob\"]: profile linux-baseline has no parameter",
+        ),
+        ("    mode = \"fix\"", "mode: \"fix\" is not a mode"),
+        ("    fail_on = \"sometimes\"", "fail_on: \"sometimes\""),
+        (
+            "    execute_command = \"sudo sh\"",
+            "execute_command: must contain {{.Path}}",
+        ),
+    ];
+    for (attr, want) in cases {
+        w.write("t.pkr.hcl", &template(&sbx, "", attr));
+        w.packer(&["validate", "t.pkr.hcl"])
+            .assert_failed()
+            .assert_contains(want);
+    }
+    // the malformed profile's message points into the file
+    w.write(
+        "t.pkr.hcl",
+        &template(&sbx, "", "    profile = \"broken.toml\""),
+    );
+    w.packer(&["validate", "t.pkr.hcl"])
+        .assert_contains("missing field `value`");
+}
