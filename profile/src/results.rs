@@ -120,6 +120,8 @@ pub struct Collected {
     pub results_text: String,
     pub packages: Vec<Package>,
     pub awaiting_evidence: bool,
+    /// Where the script wants the evidence uploaded (Windows); `None`: on its stdin (Linux).
+    pub evidence_path: Option<String>,
     pub done: bool,
     /// Lines that were not ours (shown to the user, never parsed).
     pub other: Vec<String>,
@@ -151,6 +153,13 @@ impl Collected {
             });
         } else if line == AWAIT_EVIDENCE {
             self.awaiting_evidence = true;
+        } else if let Some(path) = line
+            .strip_prefix(AWAIT_EVIDENCE)
+            .and_then(|r| r.strip_prefix(' '))
+        {
+            // Windows: the script waits for the evidence to be uploaded to this path
+            self.awaiting_evidence = true;
+            self.evidence_path = Some(path.to_string());
         } else if line == DONE {
             self.done = true;
         } else {

@@ -28,10 +28,12 @@ pub struct HardenConfig {
     /// Which failed controls fail the build: `any` (default), a severity (`low`, `medium`,
     /// `high`, `critical`: that severity or worse), or `never`.
     pub fail_on: Option<String>,
-    /// How to run the script on the machine; `{{.Path}}` is replaced by its path. Default: `sh
-    /// {{.Path}}`, under `sudo -n` unless the communicator user is root.
+    /// How to run the script on the machine; `{{.Path}}` is replaced by its (quoted) path.
+    /// Default: Linux `sh {{.Path}}`, under `sudo -n` unless the communicator user is root;
+    /// Windows `powershell -NoProfile -NonInteractive -ExecutionPolicy Bypass -File {{.Path}}`.
     pub execute_command: Option<String>,
-    /// Remote directory for the script (it runs with `sh`, so noexec does not matter). Default `/tmp`.
+    /// Remote directory for the script (it runs through `sh`, so noexec does not matter).
+    /// Default `/tmp` (Linux), `C:/Windows/Temp` (Windows).
     pub remote_folder: Option<String>,
 }
 
@@ -89,10 +91,6 @@ pub fn prepare(c: HardenConfig, packer: &PackerConfig) -> Result<Prepared, Confi
             "must contain {{.Path}} (where the script is)",
         );
     }
-    let remote_folder = c.remote_folder.clone().unwrap_or_else(|| "/tmp".into());
-    if !remote_folder.starts_with('/') || remote_folder.contains('\'') {
-        errs.push("remote_folder", "must be an absolute path without quotes");
-    }
     let spec = c.profile.clone().unwrap_or_else(|| "linux-baseline".into());
     let loaded = match amiforge_profile::load(&spec) {
         Ok(l) => Some(l),
@@ -112,16 +110,18 @@ pub fn prepare(c: HardenConfig, packer: &PackerConfig) -> Result<Prepared, Confi
             }
         }
     });
-    if let Some(r) = &resolved
-        && r.os == Os::Windows
-    {
-        errs.push(
-            "profile",
-            format!(
-                "{} is a Windows profile; this release runs Linux profiles (POSIX sh)",
-                r.name
-            ),
-        );
+    let windows = resolved.as_ref().is_some_and(|r| r.os == Os::Windows);
+    let remote_folder = c.remote_folder.clone().unwrap_or_else(|| {
+        if windows {
+            "C:/Windows/Temp".into()
+        } else {
+            "/tmp".into()
+        }
+    });
+    let absolute = remote_folder.starts_with('/')
+        || (windows && remote_folder.as_bytes().get(1) == Some(&b':'));
+    if !absolute || remote_folder.contains(['\'', '"']) {
+        errs.push("remote_folder", "must be an absolute path without quotes");
     }
     errs.into_result()?;
     let (Some(loaded), Some(resolved)) = (loaded, resolved) else {

@@ -35,6 +35,20 @@ pub fn archive(report: &Report, sbom: &[u8]) -> anyhow::Result<Vec<u8>> {
     t.into_inner().context("finishing the evidence archive")
 }
 
+/// The Windows evidence upload: one JSON document carrying both files base64-encoded (exact
+/// bytes) and `"complete": true`; the waiting script only takes a file that parses and says so,
+/// never a partly written one.
+pub fn upload_document(report: &Report, sbom: &[u8]) -> anyhow::Result<Vec<u8>> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let doc = serde_json::json!({
+        "hardening.json": b64.encode(report_bytes(report)?),
+        "sbom.cdx.json": b64.encode(sbom),
+        "complete": true,
+    });
+    serde_json::to_vec(&doc).context("encoding the evidence")
+}
+
 /// Paths and digests of what was written on the host.
 pub struct Written {
     pub report: PathBuf,

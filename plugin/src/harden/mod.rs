@@ -12,7 +12,7 @@ mod summary;
 
 use std::collections::BTreeMap;
 
-use amiforge_profile::compile::compile;
+use amiforge_profile::compile::{Language, compile};
 use amiforge_profile::report::{self, Report};
 use amiforge_profile::results::{Collected, ControlResult, Status};
 use amiforge_profile::{Mode, Severity};
@@ -65,8 +65,12 @@ impl Harden {
                 &script.sha256[..12]
             ))
             .await?;
+        let ext = match script.language {
+            Language::Sh => "sh",
+            Language::PowerShell => "ps1",
+        };
         let remote = format!(
-            "{}/amiforge-harden-{}.sh",
+            "{}/amiforge-harden-{}.{ext}",
             self.p.remote_folder.trim_end_matches('/'),
             &script.sha256[..16]
         );
@@ -75,7 +79,8 @@ impl Harden {
             .await
             .context("uploading the hardening script")?;
         let command = self.command(ctx, &remote);
-        let (mut proc, stdin) = if r.mode == Mode::Enforce {
+        // Linux receives the evidence on stdin; Windows names a path to upload it to.
+        let (mut proc, stdin) = if r.mode == Mode::Enforce && script.language == Language::Sh {
             let (p, s) = ctx.comm.start_with_stdin(&command).await?;
             (p, Some(s))
         } else {
@@ -101,23 +106,14 @@ impl Harden {
                 {
                     ctx.ui.message(self.progress_line(res)).await?;
                 }
-                if run.awaiting_evidence && evidence.is_none() {
-                    let built = self.build_report(ctx, &script.sha256, &run);
-                    let Some(stdin) = stdin.take() else { continue };
-                    match built {
+                if run.awaiting_evidence && evidence.is_none() && problems.is_empty() {
+                    match self.build_report(ctx, &script.sha256, &run) {
                         Ok((report, sbom)) => {
-                            let archive = evidence::archive(&report, &sbom)?;
-                            stdin
-                                .finish(&archive)
-                                .await
-                                .context("sending the evidence")?;
+                            self.deliver(ctx, &run, stdin.take(), &report, &sbom)
+                                .await?;
                             evidence = Some((report, sbom));
                         }
-                        Err(e) => {
-                            // close stdin empty: the script leaves /etc/amiforge unchanged
-                            let _ = stdin.finish(&[]).await;
-                            problems.push(format!("{e:#}"));
-                        }
+                        Err(e) => problems.push(format!("{e:#}")),
                     }
                 }
             }
@@ -158,17 +154,57 @@ impl Harden {
                 &written.report_sha256[..12],
                 written.sbom.display(),
                 report.sbom.components,
-                if r.mode == Mode::Enforce {
-                    "; evidence in /etc/amiforge on the image"
-                } else {
-                    ""
+                match (r.mode, script.language) {
+                    (Mode::Audit, _) => "",
+                    (Mode::Enforce, Language::Sh) => "; evidence in /etc/amiforge on the image",
+                    (Mode::Enforce, Language::PowerShell) => {
+                        "; evidence in %ProgramData%\\amiforge on the image"
+                    }
                 }
             ))
             .await?;
         self.verdict(&report)
     }
 
+    /// Hands the evidence to the waiting script: on its stdin (Linux) or as an upload to the
+    /// path it named (Windows, one upload while the script polls).
+    async fn deliver(
+        &self,
+        ctx: &ProvisionContext,
+        run: &Collected,
+        stdin: Option<packer_sdk::communicator::Stdin>,
+        report: &Report,
+        sbom: &[u8],
+    ) -> anyhow::Result<()> {
+        match (stdin, &run.evidence_path) {
+            (Some(stdin), _) => {
+                let archive = evidence::archive(report, sbom)?;
+                stdin.finish(&archive).await.context("sending the evidence")
+            }
+            (None, Some(path)) => {
+                let doc = evidence::upload_document(report, sbom)?;
+                ctx.comm
+                    .upload_bytes(&path.replace('\\', "/"), doc, 0o600)
+                    .await
+                    .map(drop)
+                    .context("uploading the evidence")
+            }
+            (None, None) => {
+                anyhow::bail!("the script asked for evidence but has no way to receive it")
+            }
+        }
+    }
+
     fn command(&self, ctx: &ProvisionContext, remote: &str) -> String {
+        if self.p.resolved.os == amiforge_profile::Os::Windows {
+            let quoted = format!("\"{remote}\"");
+            return match &self.p.execute_command {
+                Some(c) => c.replace("{{.Path}}", &quoted),
+                None => format!(
+                    "powershell -NoProfile -NonInteractive -ExecutionPolicy Bypass -File {quoted}"
+                ),
+            };
+        }
         let quoted = format!("'{remote}'");
         match &self.p.execute_command {
             Some(c) => c.replace("{{.Path}}", &quoted),

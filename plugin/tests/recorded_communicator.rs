@@ -1,0 +1,411 @@
+//! `amiforge-harden` driven through the real plugin stack by a stand-in for Packer that records
+//! every Communicator call and plays the target (it answers with the result lines the compiled
+//! script prints). Pins the exact command sequence and round trips per OS: Linux = upload +
+//! one command with the evidence on stdin; Windows = upload + one PowerShell command + one
+//! evidence upload while it waits. (No Windows machine here: this is how the Windows flow is
+//! proven; the PowerShell itself is parse- and golden-tested in amiforge-profile.)
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use amiforge_profile::{Mode, Status};
+use packer_sdk::broker::Broker;
+use packer_sdk::gob::encode::{StreamWriter, StructValue};
+use packer_sdk::gob::ids;
+use packer_sdk::invocation::Kind;
+use packer_sdk::mux::Session;
+use packer_sdk::plugin::serve_connection;
+use packer_sdk::rpc::server::{Handler, Reply};
+use packer_sdk::rpc::value::{as_str, as_u64, get};
+use packer_sdk::rpc::{NIL, RpcClient, serve};
+use packer_sdk::wire_spec::SpecFormat;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::compat::TokioAsyncReadCompatExt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Call {
+    Upload {
+        path: String,
+        mode: u32,
+        bytes: Vec<u8>,
+    },
+    Start {
+        command: String,
+        with_stdin: bool,
+    },
+}
+
+/// Packer's side: Ui + Communicator, with a scripted target.
+struct Target {
+    broker: Arc<Broker>,
+    calls: Mutex<Vec<Call>>,
+    ui: Mutex<Vec<String>>,
+    /// What the target prints for the uploaded script (all lines but the evidence handshake).
+    lines: Vec<String>,
+    windows: bool,
+    /// Whether the script waits for evidence (enforce mode).
+    enforce: bool,
+    /// Evidence the target received (stdin archive or uploaded document).
+    evidence: Mutex<Option<Vec<u8>>>,
+    uploaded: tokio::sync::Notify,
+}
+
+fn finished(code: i64) -> Vec<u8> {
+    let mut w = StreamWriter::new();
+    w.def_struct(65, "CommandFinished", &[("ExitStatus", ids::INT)]);
+    let body = StructValue::new().int(0, code).finish();
+    w.value(65, false, &body)
+}
+
+/// The RPC face of a [`Target`] (an `Arc`, so the running "command" can outlive the call).
+struct TargetService(Arc<Target>);
+
+#[async_trait::async_trait]
+impl Handler for TargetService {
+    fn services(&self) -> &'static [&'static str] {
+        &["Ui", "Communicator"]
+    }
+
+    async fn call(&self, service: &str, method: &str, body: rmpv::Value) -> Reply {
+        let t = &self.0;
+        if service == "Ui" {
+            t.ui.lock().unwrap().push(as_str(&body).unwrap_or_default());
+            return Ok(NIL.to_vec());
+        }
+        let id = |k: &str| get(&body, k).and_then(as_u64).unwrap_or(0) as u32;
+        match method {
+            "Upload" => {
+                let path = get(&body, "Path").and_then(as_str).unwrap_or_default();
+                let mode = get(&body, "FileInfo")
+                    .and_then(|f| get(f, "M"))
+                    .and_then(as_u64)
+                    .unwrap_or(0) as u32;
+                let mut s = t
+                    .broker
+                    .dial(id("ReaderStreamId"))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let mut bytes = Vec::new();
+                s.read_to_end(&mut bytes).await.map_err(|e| e.to_string())?;
+                if path.contains("amiforge-evidence-") {
+                    *t.evidence.lock().unwrap() = Some(bytes.clone());
+                    t.uploaded.notify_one();
+                }
+                t.calls
+                    .lock()
+                    .unwrap()
+                    .push(Call::Upload { path, mode, bytes });
+                Ok(NIL.to_vec())
+            }
+            "Start" => {
+                let command = get(&body, "Command").and_then(as_str).unwrap_or_default();
+                let stdin_id = id("StdinStreamId");
+                t.calls.lock().unwrap().push(Call::Start {
+                    command,
+                    with_stdin: stdin_id != 0,
+                });
+                let dial = |id| async move { t.broker.dial(id).await.map_err(|e| e.to_string()) };
+                // Packer dials stdin, stdout, stderr, then the response stream, before starting
+                let mut stdin = if stdin_id != 0 {
+                    Some(dial(stdin_id).await?)
+                } else {
+                    None
+                };
+                let mut out = dial(id("StdoutStreamId")).await?;
+                let mut err = dial(id("StderrStreamId")).await?;
+                let mut resp = dial(id("ResponseStreamId")).await?;
+                let t = t.clone();
+                // the "command" runs in the background; Start returns once it started
+                tokio::spawn(async move {
+                    for l in &t.lines {
+                        out.write_all(format!("{l}\n").as_bytes()).await.unwrap();
+                    }
+                    if t.enforce {
+                        if t.windows {
+                            out.write_all(b"AMIFORGE-AWAIT-EVIDENCE C:\\Windows\\Temp\\amiforge-evidence-1234.json\n").await.unwrap();
+                            out.flush().await.unwrap();
+                            tokio::time::timeout(Duration::from_secs(10), t.uploaded.notified())
+                                .await
+                                .expect("evidence upload");
+                        } else {
+                            out.write_all(b"AMIFORGE-AWAIT-EVIDENCE\n").await.unwrap();
+                            out.flush().await.unwrap();
+                            let mut buf = Vec::new();
+                            if let Some(s) = stdin.as_mut() {
+                                s.read_to_end(&mut buf).await.unwrap();
+                            }
+                            *t.evidence.lock().unwrap() = Some(buf);
+                        }
+                    }
+                    out.write_all(b"AMIFORGE-DONE\n").await.unwrap();
+                    out.shutdown().await.unwrap();
+                    err.shutdown().await.unwrap();
+                    resp.write_all(&finished(0)).await.unwrap();
+                    resp.shutdown().await.unwrap();
+                });
+                Ok(NIL.to_vec())
+            }
+            other => Err(format!("rpc: can't find method Communicator.{other}")),
+        }
+    }
+}
+
+/// What the target prints: facts, one result per control (compliant), two packages.
+fn target_lines(profile: &str, mode: Mode, windows: bool) -> Vec<String> {
+    let loaded = amiforge_profile::load(profile).unwrap();
+    let r = amiforge_profile::resolve(&loaded, mode, &[], &BTreeMap::new()).unwrap();
+    let mut v = Vec::new();
+    v.push(if windows {
+        r#"AMIFORGE-FACTS {"os_id":"windows","os_like":"","os_version":"10.0.20348","kernel":"20348","arch":"AMD64","init":"windows","proc_sys":"rw"}"#.to_string()
+    } else {
+        r#"AMIFORGE-FACTS {"os_id":"debian","os_like":"","os_version":"12","kernel":"6.1.0","arch":"x86_64","init":"systemd","proc_sys":"rw"}"#.to_string()
+    });
+    for p in &r.controls {
+        let status = if p.skip.is_some() {
+            "not_applicable"
+        } else {
+            "pass"
+        };
+        v.push(format!(
+            r#"AMIFORGE-RESULT {{"id":"{}","status":"{status}","changed":false,"before":"x","after":"x","detail":""}}"#,
+            p.control.id
+        ));
+    }
+    let eco = if windows { "windows" } else { "deb" };
+    v.push(format!("AMIFORGE-PKG {eco}\tpkg-one\t1.0\tamd64"));
+    v.push(format!("AMIFORGE-PKG {eco}\tpkg-two\t2.0\tamd64"));
+    v
+}
+
+async fn run(
+    profile: &str,
+    mode: &str,
+    user: &str,
+    windows: bool,
+    report: &std::path::Path,
+) -> (Arc<Target>, Result<rmpv::Value, packer_sdk::rpc::RpcError>) {
+    let plugin = amiforge_plugin::plugin();
+    let factory = plugin
+        .find(Kind::Provisioner, "harden", false)
+        .unwrap()
+        .factory;
+    let (a, b) = tokio::net::UnixStream::pair().unwrap();
+    tokio::spawn(serve_connection(a.compat(), factory, SpecFormat::Gob));
+    let (sess, inbound) = Session::start_with_mode(b.compat(), packer_sdk::yamux::Mode::Client);
+    let broker = Broker::start(sess, inbound);
+    let rpc = RpcClient::new(broker.dial(0).await.unwrap());
+    let m = if mode == "audit" {
+        Mode::Audit
+    } else {
+        Mode::Enforce
+    };
+    let configs = rmpv::Value::Map(vec![(
+        "Configs".into(),
+        rmpv::Value::Array(vec![
+            rmpv::Value::Map(vec![
+                ("profile".into(), profile.into()),
+                ("mode".into(), mode.into()),
+                (
+                    "report_path".into(),
+                    report.to_string_lossy().into_owned().into(),
+                ),
+            ]),
+            rmpv::Value::Map(vec![
+                ("packer_build_name".into(), "b".into()),
+                ("packer_builder_type".into(), "amazon-ebs".into()),
+            ]),
+        ]),
+    )]);
+    rpc.call("Provisioner.Prepare", &configs).await.unwrap();
+    let target = Arc::new(Target {
+        broker: broker.clone(),
+        calls: Mutex::new(Vec::new()),
+        ui: Mutex::new(Vec::new()),
+        lines: target_lines(profile, m, windows),
+        windows,
+        enforce: m == Mode::Enforce,
+        evidence: Mutex::new(None),
+        uploaded: tokio::sync::Notify::new(),
+    });
+    let id = broker.next_id();
+    let inc = broker.expect(id);
+    let served = Arc::new(TargetService(target.clone()));
+    tokio::spawn(async move {
+        let s = inc.accept(Duration::from_secs(5)).await.unwrap();
+        serve(s, served).await;
+    });
+    let args = rmpv::Value::Map(vec![
+        (
+            "GeneratedData".into(),
+            rmpv::Value::Map(vec![
+                ("User".into(), user.into()),
+                ("ID".into(), "i-0abc".into()),
+            ]),
+        ),
+        ("StreamID".into(), rmpv::Value::from(id)),
+    ]);
+    let r = tokio::time::timeout(
+        Duration::from_secs(30),
+        rpc.call("Provisioner.Provision", &args),
+    )
+    .await
+    .unwrap();
+    (target, r)
+}
+
+fn script_of(profile: &str, mode: Mode) -> amiforge_profile::compile::Script {
+    let loaded = amiforge_profile::load(profile).unwrap();
+    let r = amiforge_profile::resolve(&loaded, mode, &[], &BTreeMap::new()).unwrap();
+    amiforge_profile::compile::compile(&r)
+}
+
+#[tokio::test]
+async fn linux_enforce_is_one_upload_and_one_command_with_evidence_on_stdin() {
+    let d = tempfile::tempdir().unwrap();
+    let report = d.path().join("r.json");
+    let (t, r) = run("linux-baseline", "enforce", "admin", false, &report).await;
+    r.unwrap();
+    let script = script_of("linux-baseline", Mode::Enforce);
+    let path = format!("/tmp/amiforge-harden-{}.sh", &script.sha256[..16]);
+    let calls = t.calls.lock().unwrap().clone();
+    assert_eq!(
+        calls,
+        vec![
+            Call::Upload {
+                path: path.clone(),
+                mode: 0o600,
+                bytes: script.text.into_bytes()
+            },
+            Call::Start {
+                command: format!("sudo -n sh '{path}'"),
+                with_stdin: true
+            },
+        ],
+        "exactly two round trips"
+    );
+    // the stdin archive holds the very report written on the host
+    let archive = t
+        .evidence
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("evidence on stdin");
+    let mut a = tar::Archive::new(archive.as_slice());
+    let mut files = BTreeMap::new();
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().display().to_string();
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut b).unwrap();
+        files.insert(name, b);
+    }
+    assert_eq!(files["hardening.json"], std::fs::read(&report).unwrap());
+    assert_eq!(
+        files["sbom.cdx.json"],
+        std::fs::read(d.path().join("r.sbom.cdx.json")).unwrap()
+    );
+    let rep: amiforge_profile::report::Report =
+        serde_json::from_slice(&files["hardening.json"]).unwrap();
+    assert_eq!(rep.summary.failed, 0);
+    assert_eq!(rep.sbom.components, 2);
+    assert!(
+        t.ui.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("amiforge-harden: report"))
+    );
+}
+
+#[tokio::test]
+async fn root_user_runs_without_sudo_and_audit_sends_no_evidence() {
+    let d = tempfile::tempdir().unwrap();
+    let (t, r) = run(
+        "linux-baseline",
+        "audit",
+        "root",
+        false,
+        &d.path().join("r.json"),
+    )
+    .await;
+    r.unwrap();
+    let calls = t.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 2);
+    match &calls[1] {
+        Call::Start {
+            command,
+            with_stdin,
+        } => {
+            assert!(
+                command.starts_with("sh '/tmp/amiforge-harden-"),
+                "{command}"
+            );
+            assert!(!with_stdin, "audit mode opens no stdin");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(t.evidence.lock().unwrap().is_none());
+}
+
+#[tokio::test]
+async fn windows_enforce_is_upload_command_and_one_evidence_upload() {
+    let d = tempfile::tempdir().unwrap();
+    let report = d.path().join("w.json");
+    let (t, r) = run(
+        "windows-baseline",
+        "enforce",
+        "Administrator",
+        true,
+        &report,
+    )
+    .await;
+    r.unwrap();
+    let script = script_of("windows-baseline", Mode::Enforce);
+    let path = format!(
+        "C:/Windows/Temp/amiforge-harden-{}.ps1",
+        &script.sha256[..16]
+    );
+    let calls = t.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 3, "exactly three round trips: {calls:#?}");
+    assert_eq!(
+        calls[0],
+        Call::Upload {
+            path: path.clone(),
+            mode: 0o600,
+            bytes: script.text.into_bytes()
+        }
+    );
+    assert_eq!(
+        calls[1],
+        Call::Start {
+            command: format!(
+                "powershell -NoProfile -NonInteractive -ExecutionPolicy Bypass -File \"{path}\""
+            ),
+            with_stdin: false
+        }
+    );
+    let Call::Upload {
+        path: evidence_path,
+        bytes,
+        ..
+    } = &calls[2]
+    else {
+        panic!("{:?}", calls[2])
+    };
+    assert_eq!(evidence_path, "C:/Windows/Temp/amiforge-evidence-1234.json");
+    let doc: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    assert_eq!(doc["complete"], true);
+    use base64::Engine;
+    let rep = base64::engine::general_purpose::STANDARD
+        .decode(doc["hardening.json"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(rep, std::fs::read(&report).unwrap());
+    let parsed: amiforge_profile::report::Report = serde_json::from_slice(&rep).unwrap();
+    assert_eq!(parsed.target.os_id, "windows");
+    assert!(
+        parsed
+            .results
+            .iter()
+            .all(|r| matches!(r.status, Status::Pass | Status::NotApplicable))
+    );
+}

@@ -1,0 +1,256 @@
+//! The generated scripts: PowerShell parses with the tree-sitter PowerShell grammar (no Windows
+//! here to run it), and both languages match reviewed golden files for one control of every kind.
+//! Regenerate goldens with `UPDATE_GOLDEN=1 cargo test -p amiforge-profile --test scripts`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use amiforge_profile::compile::compile;
+use amiforge_profile::load::{Source, parse};
+use amiforge_profile::{Mode, builtin, resolve};
+
+fn ps_errors(text: &str) -> Vec<String> {
+    let mut parser = tree_sitter::Parser::new();
+    parser
+        .set_language(&tree_sitter_powershell::LANGUAGE.into())
+        .expect("grammar loads");
+    let tree = parser.parse(text, None).expect("parse runs");
+    let mut errs = Vec::new();
+    let mut cursor = tree.walk();
+    let mut stack = vec![tree.root_node()];
+    while let Some(n) = stack.pop() {
+        if n.is_error() || n.is_missing() {
+            let p = n.start_position();
+            let line = text.lines().nth(p.row).unwrap_or("");
+            errs.push(format!("line {}: {} | {line}", p.row + 1, n.kind()));
+        }
+        if n.has_error() {
+            stack.extend(n.children(&mut cursor));
+        }
+    }
+    errs
+}
+
+#[test]
+fn windows_baseline_script_parses_as_powershell() {
+    let w = builtin("windows-baseline").unwrap();
+    let mut params = BTreeMap::new();
+    params.insert("uac_remote_restrictions".to_string(), "true".to_string());
+    for mode in [Mode::Enforce, Mode::Audit] {
+        let r = resolve(&w, mode, &["win-035".to_string()], &params).unwrap();
+        let text = compile(&r).text;
+        assert!(text.len() > 5000);
+        let errs = ps_errors(&text);
+        assert!(errs.is_empty(), "{mode:?}: {errs:#?}");
+        // every control appears once, as a call or a skip
+        for p in &r.controls {
+            assert_eq!(
+                text.matches(&format!("'{}' ", p.control.id)).count(),
+                1,
+                "{}",
+                p.control.id
+            );
+        }
+    }
+}
+
+#[test]
+fn the_parse_check_catches_broken_powershell() {
+    assert!(!ps_errors("function F { if ($x { 'unclosed' }\n").is_empty());
+    assert!(ps_errors("function F { if ($x) { 'ok' } }\n").is_empty());
+}
+
+fn golden(name: &str, text: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, text).unwrap();
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
+    assert!(
+        want == text,
+        "{} differs from the generated script; review and UPDATE_GOLDEN=1",
+        path.display()
+    );
+}
+
+/// The control lines only (the runtime is reviewed as its own file).
+fn calls(text: &str, marker: &str) -> String {
+    let start = text.find(marker).unwrap_or(0);
+    text[start..].to_string()
+}
+
+const WINDOWS_KINDS: &str = r#"[profile]
+name = "kinds"
+version = "1.0.0"
+os = "windows"
+
+[parameters.len]
+type = "int"
+default = 14
+
+[[control]]
+id = "reg"
+title = "registry"
+severity = "high"
+rationale = "r"
+check = { kind = "registry", path = "HKLM:\\SOFTWARE\\It's", name = "V", type = "dword", value = "1" }
+
+[[control]]
+id = "audit"
+title = "audit"
+severity = "low"
+rationale = "r"
+check = { kind = "audit_policy", subcategory = "Logon", setting = "success_and_failure" }
+
+[[control]]
+id = "svc"
+title = "service"
+severity = "low"
+rationale = "r"
+check = { kind = "windows_service", name = "Spooler", start = "disabled" }
+
+[[control]]
+id = "feat"
+title = "feature"
+severity = "low"
+rationale = "r"
+check = { kind = "windows_feature", name = "PowerShell-V2", present = false }
+
+[[control]]
+id = "opt"
+title = "optional"
+severity = "low"
+rationale = "r"
+check = { kind = "optional_feature", name = "SMB1Protocol", enabled = false }
+
+[[control]]
+id = "pol"
+title = "policy"
+severity = "low"
+rationale = "r"
+check = { kind = "security_policy", key = "MinimumPasswordLength", value = "{{len}}", compare = "ge" }
+"#;
+
+#[test]
+fn windows_kinds_golden() {
+    let l = parse(Source::File("kinds.toml".into()), WINDOWS_KINDS.to_string()).unwrap();
+    let r = resolve(&l, Mode::Enforce, &[], &BTreeMap::new()).unwrap();
+    let text = compile(&r).text;
+    assert!(ps_errors(&text).is_empty(), "{:?}", ps_errors(&text));
+    golden("windows-kinds.ps1", &calls(&text, "$AF_MODE ="));
+}
+
+const LINUX_KINDS: &str = r#"[profile]
+name = "kinds"
+version = "1.0.0"
+os = "linux"
+
+[[control]]
+id = "sshd"
+title = "sshd"
+severity = "high"
+rationale = "r"
+check = { kind = "sshd_config", key = "PermitRootLogin", value = "no" }
+
+[[control]]
+id = "sysctl"
+title = "sysctl"
+severity = "low"
+rationale = "r"
+platforms = ["debian", "rhel"]
+check = { kind = "sysctl", key = "net.ipv4.ip_forward", value = "0" }
+
+[[control]]
+id = "cfg"
+title = "config"
+severity = "low"
+rationale = "r"
+check = { kind = "config_value", path = "/etc/login.defs", key = "PASS_MAX_DAYS", value = "365", compare = "le" }
+
+[[control]]
+id = "mode"
+title = "mode"
+severity = "low"
+rationale = "r"
+check = { kind = "file_mode", path = "/etc/ssh/ssh_host_*_key", mode = "0600", owner = "root", groups = ["root", "ssh_keys"] }
+
+[[control]]
+id = "absent"
+title = "absent"
+severity = "low"
+rationale = "r"
+check = { kind = "file_absent", paths = ["/root/.rhosts", "/home/*/.netrc"] }
+
+[[control]]
+id = "line"
+title = "line"
+severity = "low"
+rationale = "r"
+check = { kind = "line_present", path = "/etc/issue.net", line = "It's authorized use only" }
+
+[[control]]
+id = "svc"
+title = "service"
+severity = "low"
+rationale = "r"
+check = { kind = "service_disabled", service = "cups", mask = true }
+
+[[control]]
+id = "on"
+title = "enabled"
+severity = "low"
+rationale = "r"
+check = { kind = "service_enabled", service = "auditd" }
+
+[[control]]
+id = "pkg-absent"
+title = "absent pkg"
+severity = "low"
+rationale = "r"
+check = { kind = "package_absent", packages = ["telnetd", "telnet-server"] }
+
+[[control]]
+id = "pkg-present"
+title = "present pkg"
+severity = "low"
+rationale = "r"
+check = { kind = "package_present", packages = ["auditd", "audit"] }
+
+[[control]]
+id = "mod"
+title = "module"
+severity = "low"
+rationale = "r"
+check = { kind = "kernel_module", module = "cramfs" }
+
+[[control]]
+id = "mnt"
+title = "mount"
+severity = "low"
+rationale = "r"
+check = { kind = "mount_option", mountpoint = "/dev/shm", options = ["nodev", "nosuid"] }
+
+[[control]]
+id = "rule"
+title = "audit rule"
+severity = "low"
+rationale = "r"
+check = { kind = "audit_rule", rule = "-w /etc/passwd -p wa -k identity" }
+
+[[control]]
+id = "cmd"
+title = "command"
+severity = "low"
+rationale = "r"
+check = { kind = "command", check = "test ! -e /etc/hosts.equiv" }
+"#;
+
+#[test]
+fn linux_kinds_golden() {
+    let l = parse(Source::File("kinds.toml".into()), LINUX_KINDS.to_string()).unwrap();
+    let r = resolve(&l, Mode::Enforce, &["cmd".to_string()], &BTreeMap::new()).unwrap();
+    golden("linux-kinds.sh", &calls(&compile(&r).text, "\nAF_MODE="));
+}
