@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Runs the example end to end with real Packer on this machine: installs what is missing
+# Runs the examples end to end with real Packer on this machine: installs what is missing
 # (tests/setup.sh), builds the plugins, starts a sandboxed sshd on 127.0.0.1 (nothing on the host
-# changes), runs `packer build` on hcl-examples/scaffold/scaffold.pkr.hcl (then the JSON twin),
-# shows what the build changed inside the sandbox, and stops it again.
+# changes), runs `packer build` on hcl-examples/scaffold (HCL2 and JSON) and
+# hcl-examples/hardened-linux (amiforge-harden: enforce, then an audit re-run), shows what the
+# builds changed inside the sandbox, and stops it again.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash tests/setup.sh
-cargo build --workspace --examples
+cargo build --workspace --bins --examples
 
 work=$(mktemp -d /tmp/amiforge-example.XXXXXX)
 . tests/sandbox/lib.sh
@@ -17,13 +18,20 @@ echo "sandbox $name: sshd on 127.0.0.1:$port"
 
 # Packer 1.6 finds packer-plugin-* in the working directory.
 cp hcl-examples/scaffold/scaffold.pkr.hcl hcl-examples/scaffold/scaffold.json hcl-examples/scaffold/payload.txt "$work/"
+cp hcl-examples/hardened-linux/hardened-linux.pkr.hcl "$work/"
 ln -s "$root/target/debug/examples/packer-plugin-scaffold" "$work/packer-plugin-scaffold"
+ln -s "$root/target/debug/packer-plugin-amiforge" "$work/packer-plugin-amiforge"
 cd "$work"
 export CHECKPOINT_DISABLE=1 PACKER_CONFIG_DIR="$work"
 packer validate -var "ssh_port=$port" -var "ssh_private_key_file=$work/id" scaffold.pkr.hcl
 packer build -color=false -var "ssh_port=$port" -var "ssh_private_key_file=$work/id" scaffold.pkr.hcl
 cmp payload.txt payload.back.txt && echo "payload.txt came back byte-identical"
 packer build -color=false -var "ssh_port=$port" -var "ssh_private_key_file=$work/id" scaffold.json
+
+echo "--- hardened-linux: amiforge-harden on the same machine"
+packer build -color=false -var "ssh_port=$port" -var "ssh_private_key_file=$work/id" hardened-linux.pkr.hcl
+(cd reports && sha256sum -c hardening.json.sha256 hardening.sbom.cdx.json.sha256)
+cp -r reports "$root/hcl-examples/hardened-linux/" && echo "reports copied to hcl-examples/hardened-linux/reports/"
 
 echo "--- files the builds changed inside the sandbox:"
 bash "$root/tests/sandbox/sandbox.sh" diff "$name"

@@ -1,43 +1,65 @@
-//! Prints the script a profile compiles to: `cargo run -p amiforge-profile --example render --
-//! linux-baseline enforce [param=value ...]`. Handy for reviewing what a profile will run.
+//! Prints what a profile compiles to, for review:
+//!
+//! * `render PROFILE enforce|audit [param=value ...] [only=CONTROL_ID]`: the script
+//!   (`only=` keeps one control: the per-control scripts `bench/harden.sh` compares against);
+//! * `render --docs PROFILE`: the profile's Markdown documentation (docs/profiles/).
+//!
+//! Run with `cargo run -p amiforge-profile --example render -- ARGS`.
 
 use std::collections::BTreeMap;
 
+fn fail(msg: impl std::fmt::Display) -> ! {
+    eprintln!("{msg}");
+    std::process::exit(2)
+}
+
+fn load(name: &str) -> amiforge_profile::load::Loaded {
+    amiforge_profile::load(name).unwrap_or_else(|e| fail(e))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--docs") {
+        let name = args
+            .get(1)
+            .unwrap_or_else(|| fail("usage: render --docs PROFILE"));
+        print!("{}", amiforge_profile::docs::markdown(&load(name)));
+        return;
+    }
     let (Some(name), Some(mode)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: render PROFILE enforce|audit [param=value ...]");
-        std::process::exit(2);
+        fail("usage: render PROFILE enforce|audit [param=value ...] [only=CONTROL_ID]");
     };
     let mode = match mode.as_str() {
         "enforce" => amiforge_profile::Mode::Enforce,
         "audit" => amiforge_profile::Mode::Audit,
-        other => {
-            eprintln!("mode must be enforce or audit, not {other:?}");
-            std::process::exit(2);
-        }
+        other => fail(format!("mode must be enforce or audit, not {other:?}")),
     };
-    let params: BTreeMap<String, String> = args[2..]
-        .iter()
-        .filter_map(|a| {
-            a.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .collect();
-    let loaded = match amiforge_profile::load(name) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
-    match amiforge_profile::resolve(&loaded, mode, &[], &params) {
-        Ok(r) => print!("{}", amiforge_profile::compile::compile(&r).text),
-        Err(errs) => {
-            for e in errs {
-                eprintln!("{e}");
-            }
-            std::process::exit(2);
+    let mut only = None;
+    let mut params = BTreeMap::new();
+    for a in &args[2..] {
+        let Some((k, v)) = a.split_once('=') else {
+            fail(format!("{a:?}: expected name=value"));
+        };
+        if k == "only" {
+            only = Some(v.to_string());
+        } else {
+            params.insert(k.to_string(), v.to_string());
         }
     }
+    let mut r = match amiforge_profile::resolve(&load(name), mode, &[], &params) {
+        Ok(r) => r,
+        Err(errs) => fail(
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+    };
+    if let Some(id) = &only {
+        r.controls.retain(|p| &p.control.id == id);
+        if r.controls.is_empty() {
+            fail(format!("no control {id:?}"));
+        }
+    }
+    print!("{}", amiforge_profile::compile::compile(&r).text);
 }

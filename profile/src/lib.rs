@@ -9,6 +9,7 @@
 //! [`results`] parses them and [`report`] builds the sha256-carrying report.
 
 pub mod compile;
+pub mod docs;
 pub mod load;
 pub mod model;
 pub mod report;

@@ -107,7 +107,12 @@ pub struct Control {
 pub enum Check {
     /// An sshd setting, checked on the effective configuration (`sshd -T`); fixed by a managed
     /// line at the top of `sshd_config`, validated with `sshd -t` (rolled back if invalid).
-    SshdConfig { key: String, value: String },
+    SshdConfig {
+        key: String,
+        value: String,
+        #[serde(default)]
+        compare: Compare,
+    },
     /// A kernel parameter: persisted in the sysctl.d files (read in the order the system applies
     /// them) and live in /proc/sys; fixed in `/etc/sysctl.d/99-zz-amiforge.conf`.
     Sysctl { key: String, value: String },
@@ -243,7 +248,7 @@ impl Check {
     /// Every string field, mutable (for parameter substitution).
     pub fn strings_mut(&mut self) -> Vec<&mut String> {
         match self {
-            Check::SshdConfig { key, value } | Check::Sysctl { key, value } => vec![key, value],
+            Check::SshdConfig { key, value, .. } | Check::Sysctl { key, value } => vec![key, value],
             Check::ConfigValue {
                 path, key, value, ..
             } => vec![path, key, value],

@@ -232,3 +232,15 @@ fn generated_sh_parses_in_every_shell_here() {
         assert_eq!(runs, linux.profile.controls.len());
     }
 }
+
+#[test]
+fn committed_profile_docs_are_fresh() {
+    // regenerate: cargo run -p amiforge-profile --example render -- --docs NAME > docs/profiles/NAME.md
+    for name in builtin_names() {
+        let page = amiforge_profile::docs::markdown(&builtin(name).unwrap());
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../docs/profiles/{name}.md"));
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(page == committed, "{} is stale", path.display());
+    }
+}

@@ -33,9 +33,14 @@ fn op(c: Compare) -> &'static str {
 fn call(check: &Check) -> String {
     let words = |v: &[&str]| v.iter().map(|s| q(s)).collect::<Vec<_>>().join(" ");
     match check {
-        Check::SshdConfig { key, value } => {
-            format!("af_sshd_check af_sshd_fix {}", words(&[key, value]))
-        }
+        Check::SshdConfig {
+            key,
+            value,
+            compare,
+        } => format!(
+            "af_sshd_check af_sshd_fix {}",
+            words(&[key, value, op(*compare)])
+        ),
         Check::Sysctl { key, value } => {
             format!("af_sysctl_check af_sysctl_fix {}", words(&[key, value]))
         }

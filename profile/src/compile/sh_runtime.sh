@@ -98,24 +98,25 @@ af_replace() { # file mode
 }
 
 # --- sshd_config: the effective value (sshd -T), fixed by a managed line at the top --------------
-af_sshd_check() { # key want
+af_sshd_check() { # key want op
   command -v sshd >/dev/null 2>&1 || { AF_DETAIL="sshd is not installed"; return 2; }
   if [ -z "$AF_SSHD_T" ]; then
     AF_SSHD_T=$(sshd -T 2>&1) || { AF_VALUE=; AF_DETAIL="sshd -T failed: $(printf '%s' "$AF_SSHD_T" | head -n 1)"; AF_SSHD_T=; return 1; }
   fi
   af_k=$(af_lower "$1")
   AF_VALUE=$(printf '%s\n' "$AF_SSHD_T" | awk -v k="$af_k" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }')
-  af_compare "$AF_VALUE" "$2" eq
+  af_compare "$AF_VALUE" "$2" "${3:-eq}"
 }
 
-af_sshd_fix() { # key value
+af_sshd_fix() { # key value op
   af_f=/etc/ssh/sshd_config
+  af_v=$2; [ "${3:-eq}" = one_of ] && af_v=${2%%|*}
   [ -f "$af_f" ] || { AF_DETAIL="$af_f is missing"; return 1; }
   af_k=$(af_lower "$1")
   # our line goes first (sshd keeps the first value it reads, and it must precede any Include or
   # Match), after a tag comment; a previous managed line for the key is dropped, and other
   # settings of the key outside Match blocks are commented out for reviewers
-  { printf '%s\n%s %s\n' "$AF_TAG" "$1" "$2"
+  { printf '%s\n%s %s\n' "$AF_TAG" "$1" "$af_v"
     awk -v k="$af_k" -v tag="$AF_TAG" '
       function keyof(s,  t, w) { t = s; sub(/^[ \t]+/, "", t); split(t, w, /[ \t=]+/); return tolower(w[1]) }
       skip { skip = 0; if (keyof($0) == k) { held = ""; next } }
@@ -127,7 +128,7 @@ af_sshd_fix() { # key value
       END { if (held != "") print held }' "$af_f"
   } > "$af_f.amiforge-new" || return 1
   if ! sshd -t -f "$af_f.amiforge-new" >/dev/null 2>&1; then
-    AF_DETAIL="sshd rejects $1 $2 ($(sshd -t -f "$af_f.amiforge-new" 2>&1 | head -n 1)); left unchanged"
+    AF_DETAIL="sshd rejects $1 $af_v ($(sshd -t -f "$af_f.amiforge-new" 2>&1 | head -n 1)); left unchanged"
     rm -f "$af_f.amiforge-new"
     return 1
   fi

@@ -3,7 +3,7 @@ AF_MODE=enforce
 af_facts
 af_run() {
   # sshd: sshd
-  af_control 'sshd' af_sshd_check af_sshd_fix 'PermitRootLogin' 'no'
+  af_control 'sshd' af_sshd_check af_sshd_fix 'PermitRootLogin' 'no' 'eq'
   # sysctl: sysctl
   if af_platform 'debian' 'rhel'; then af_control 'sysctl' af_sysctl_check af_sysctl_fix 'net.ipv4.ip_forward' '0'; else af_skip 'sysctl' "not for $AF_OS_ID (applies to: debian, rhel)"; fi
   # cfg: config
