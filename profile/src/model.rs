@@ -309,6 +309,18 @@ pub enum Separator {
     Equals,
 }
 
+impl Compare {
+    /// The name the scripts use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compare::Eq => "eq",
+            Compare::Le => "le",
+            Compare::Ge => "ge",
+            Compare::OneOf => "one_of",
+        }
+    }
+}
+
 /// How the observed value is compared with the wanted one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -348,6 +360,15 @@ pub enum ServiceStart {
     Disabled,
     Manual,
     Automatic,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Audit => "audit",
+        }
+    }
 }
 
 /// What the provisioner does with failing controls.

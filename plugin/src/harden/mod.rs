@@ -52,10 +52,7 @@ impl Harden {
         let r = &self.p.resolved;
         let script = compile(r);
         let active = r.controls.iter().filter(|c| c.skip.is_none()).count();
-        let mode = match r.mode {
-            Mode::Enforce => "enforce",
-            Mode::Audit => "audit",
-        };
+        let mode = r.mode.name();
         ctx.ui
             .say(format!(
                 "amiforge-harden: profile {} {} ({mode}): {active} of {} controls active, script sha256 {}",

@@ -23,6 +23,19 @@ pub struct Script {
     pub sha256: String,
 }
 
+/// The comment block that opens every script (both languages use `#` comments).
+fn banner(r: &Resolved) -> String {
+    format!(
+        "# amiforge-harden: profile {} {} (sha256 {}), mode {}.\n\
+         # Generated; do not edit. Checks every control, fixes it in enforce mode, checks again,\n\
+         # and prints one AMIFORGE-RESULT line per control.\n",
+        r.name,
+        r.version,
+        r.profile_sha256,
+        r.mode.name()
+    )
+}
+
 /// Compiles `r` for its OS.
 pub fn compile(r: &Resolved) -> Script {
     let (language, text) = match r.os {

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::model::{AuditSetting, Check, Compare, Mode, RegistryType, ServiceStart};
+use crate::model::{AuditSetting, Check, Mode, RegistryType, ServiceStart};
 use crate::resolve::Resolved;
 
 const RUNTIME: &str = include_str!("ps_runtime.ps1");
@@ -15,15 +15,6 @@ pub const EVIDENCE_TIMEOUT_SECONDS: u32 = 600;
 /// `s` as a single-quoted PowerShell string.
 pub fn q(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
-}
-
-fn op(c: Compare) -> &'static str {
-    match c {
-        Compare::Eq => "eq",
-        Compare::Le => "le",
-        Compare::Ge => "ge",
-        Compare::OneOf => "one_of",
-    }
 }
 
 fn b(v: bool) -> &'static str {
@@ -98,7 +89,12 @@ fn blocks(check: &Check) -> (String, Option<String>) {
             value,
             compare,
         } => (
-            format!("AF-SecPolCheck {} {} {}", q(key), q(value), q(op(*compare))),
+            format!(
+                "AF-SecPolCheck {} {} {}",
+                q(key),
+                q(value),
+                q(compare.name())
+            ),
             Some(format!("AF-SecPolFix {} {}", q(key), q(value))),
         ),
         // Linux kinds never reach here: `load` rejects them in Windows profiles.
@@ -114,22 +110,10 @@ fn blocks(check: &Check) -> (String, Option<String>) {
 
 /// The whole script.
 pub fn compile(r: &Resolved) -> String {
-    let mode = match r.mode {
-        Mode::Enforce => "enforce",
-        Mode::Audit => "audit",
-    };
+    let mode = r.mode.name();
     let mut s = String::new();
     let _ = writeln!(s, "#Requires -Version 5.1");
-    let _ = writeln!(
-        s,
-        "# amiforge-harden: profile {} {} (sha256 {}), mode {mode}.",
-        r.name, r.version, r.profile_sha256
-    );
-    let _ = writeln!(
-        s,
-        "# Generated; do not edit. Checks every control, fixes it in enforce mode, checks again,\n\
-         # and prints one AMIFORGE-RESULT line per control."
-    );
+    s.push_str(&super::banner(r));
     s.push_str(RUNTIME);
     let _ = writeln!(s, "\n$AF_MODE = {}", q(mode));
     s.push_str("try {\n    AF-Facts\n");

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::model::{Check, Compare, Mode, Separator};
+use crate::model::{Check, Mode, Separator};
 use crate::resolve::Resolved;
 
 const RUNTIME: &str = include_str!("sh_runtime.sh");
@@ -20,15 +20,6 @@ fn sep(s: Separator) -> &'static str {
     }
 }
 
-fn op(c: Compare) -> &'static str {
-    match c {
-        Compare::Eq => "eq",
-        Compare::Le => "le",
-        Compare::Ge => "ge",
-        Compare::OneOf => "one_of",
-    }
-}
-
 /// `check fix args…` for one control.
 fn call(check: &Check) -> String {
     let words = |v: &[&str]| v.iter().map(|s| q(s)).collect::<Vec<_>>().join(" ");
@@ -39,7 +30,7 @@ fn call(check: &Check) -> String {
             compare,
         } => format!(
             "af_sshd_check af_sshd_fix {}",
-            words(&[key, value, op(*compare)])
+            words(&[key, value, compare.name()])
         ),
         Check::Sysctl { key, value } => {
             format!("af_sysctl_check af_sysctl_fix {}", words(&[key, value]))
@@ -52,7 +43,7 @@ fn call(check: &Check) -> String {
             compare,
         } => format!(
             "af_cfg_check af_cfg_fix {}",
-            words(&[path, key, value, sep(*separator), op(*compare)])
+            words(&[path, key, value, sep(*separator), compare.name()])
         ),
         Check::FileMode {
             path,
@@ -116,22 +107,10 @@ fn call(check: &Check) -> String {
 
 /// The whole script.
 pub fn compile(r: &Resolved) -> String {
-    let mode = match r.mode {
-        Mode::Enforce => "enforce",
-        Mode::Audit => "audit",
-    };
+    let mode = r.mode.name();
     let mut s = String::new();
     let _ = writeln!(s, "#!/bin/sh");
-    let _ = writeln!(
-        s,
-        "# amiforge-harden: profile {} {} (sha256 {}), mode {mode}.",
-        r.name, r.version, r.profile_sha256
-    );
-    let _ = writeln!(
-        s,
-        "# Generated; do not edit. Checks every control, fixes it in enforce mode, checks again,\n\
-         # and prints one AMIFORGE-RESULT line per control."
-    );
+    s.push_str(&super::banner(r));
     s.push_str(RUNTIME);
     let _ = writeln!(s, "\nAF_MODE={mode}");
     s.push_str("af_facts\n");
