@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the example and the test suite need on a fresh Debian machine (idempotent,
 # fast when done before): Debian's packer 1.6.6 and tools, the Go packages of the modern-protocol
-# test peer, cargo-nextest, and the cached Debian root of the SSH sandbox.
+# test peer, cargo-nextest, a Python venv with moto for the AWS emulator, and the cached Debian
+# root of the SSH sandbox.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -21,6 +22,14 @@ packer version | grep -q 'Packer v1.6' || echo "setup: warning: expected Debian'
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "setup: cargo install cargo-nextest"
   cargo install --locked cargo-nextest >/dev/null
+fi
+
+# The AWS emulator's Python (moto as a library), in a venv of its own.
+venv=${AMIFORGE_CACHE:-$HOME/.cache/amiforge}/venv
+if ! "$venv/bin/python3" -c 'import moto, werkzeug' >/dev/null 2>&1; then
+  echo "setup: python venv with moto[server] at $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check 'moto[server]==5.2.1'
 fi
 
 # The sandbox's Debian root: built once with debootstrap (~1 min), then cached.

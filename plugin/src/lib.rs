@@ -4,6 +4,7 @@
 //! prefix (`amiforge-NAME`).
 
 pub mod harden;
+pub mod replicate;
 
 use packer_sdk::Plugin;
 
@@ -14,7 +15,9 @@ pub const SOURCE: &str = "github.com/amiforge/amiforge";
 
 /// The plugin with every component registered.
 pub fn plugin() -> Plugin {
-    Plugin::new(NAME, env!("CARGO_PKG_VERSION"), SOURCE).provisioner::<harden::Harden>("harden")
+    Plugin::new(NAME, env!("CARGO_PKG_VERSION"), SOURCE)
+        .provisioner::<harden::Harden>("harden")
+        .post_processor::<replicate::Replicate>("replicate")
 }
 
 #[cfg(test)]
@@ -25,6 +28,6 @@ mod tests {
         assert_eq!(d["api_version"], "x5.0");
         assert_eq!(d["protocol_version"], "v2");
         assert_eq!(d["provisioners"], serde_json::json!(["harden"]));
-        assert_eq!(d["post_processors"], serde_json::json!([]));
+        assert_eq!(d["post_processors"], serde_json::json!(["replicate"]));
     }
 }

@@ -5,6 +5,7 @@
 //! Needs (installed by `.ci/run` / `tests/setup.sh`): Debian's `packer` 1.6.6, `ssh-keygen`,
 //! root with unshare/overlayfs for the sandbox, and `cargo build --workspace --examples` output.
 
+pub mod emulator;
 pub mod packer;
 pub mod sandbox;
 

@@ -1,0 +1,474 @@
+//! AMIs and their snapshots across regions: describe, copy (idempotent with a client token),
+//! wait with progress, tag, share, deprecate, and delete (deregister, then its snapshots).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_sdk_ec2::types::{
+    Filter, LaunchPermission, LaunchPermissionModifications, OperationType, PermissionGroup,
+    SnapshotAttributeName, Tag,
+};
+
+use crate::client::{Clients, describe as err};
+use crate::manifest::Sharing;
+
+/// One snapshot behind an AMI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotRef {
+    pub id: String,
+    pub size_gb: u64,
+    pub encrypted: bool,
+    pub kms_key: Option<String>,
+}
+
+/// What amiforge needs to know about an AMI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageInfo {
+    pub id: String,
+    pub region: String,
+    pub name: String,
+    pub description: String,
+    pub state: String,
+    pub creation_date: String,
+    pub snapshots: Vec<SnapshotRef>,
+    pub tags: BTreeMap<String, String>,
+    pub deprecation_time: Option<String>,
+    pub public: bool,
+}
+
+fn info(region: &str, i: &aws_sdk_ec2::types::Image) -> ImageInfo {
+    ImageInfo {
+        id: i.image_id().unwrap_or_default().to_string(),
+        region: region.to_string(),
+        name: i.name().unwrap_or_default().to_string(),
+        description: i.description().unwrap_or_default().to_string(),
+        state: i
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        creation_date: i.creation_date().unwrap_or_default().to_string(),
+        snapshots: i
+            .block_device_mappings()
+            .iter()
+            .filter_map(|m| m.ebs())
+            .filter_map(|e| {
+                Some(SnapshotRef {
+                    id: e.snapshot_id()?.to_string(),
+                    size_gb: e.volume_size().unwrap_or(0).max(0) as u64,
+                    encrypted: e.encrypted().unwrap_or(false),
+                    kms_key: e.kms_key_id().map(str::to_string),
+                })
+            })
+            .collect(),
+        tags: i
+            .tags()
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect(),
+        deprecation_time: i.deprecation_time().map(str::to_string),
+        public: i.public().unwrap_or(false),
+    }
+}
+
+/// The region names this account can use (DescribeRegions, all regions).
+pub async fn regions(clients: &Clients, home: &str) -> Result<Vec<String>, String> {
+    let out = clients
+        .ec2(home)
+        .describe_regions()
+        .all_regions(true)
+        .send()
+        .await
+        .map_err(|e| err("DescribeRegions", &e))?;
+    Ok(out
+        .regions()
+        .iter()
+        .filter_map(|r| r.region_name().map(str::to_string))
+        .collect())
+}
+
+/// Describes `ami` in `region`; `None` when it does not exist (or is deregistered).
+pub async fn describe(
+    clients: &Clients,
+    region: &str,
+    ami: &str,
+) -> Result<Option<ImageInfo>, String> {
+    match clients
+        .ec2(region)
+        .describe_images()
+        .image_ids(ami)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.images().first().map(|i| info(region, i))),
+        Err(e) if crate::client::code(&e).as_deref() == Some("InvalidAMIID.NotFound") => Ok(None),
+        Err(e) => Err(err("DescribeImages", &e)),
+    }
+}
+
+/// Snapshot details (size, encryption, key) for the snapshots of an image.
+pub async fn snapshots(
+    clients: &Clients,
+    region: &str,
+    ids: &[String],
+) -> Result<Vec<SnapshotState>, String> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let out = clients
+        .ec2(region)
+        .describe_snapshots()
+        .set_snapshot_ids(Some(ids.to_vec()))
+        .send()
+        .await
+        .map_err(|e| err("DescribeSnapshots", &e))?;
+    Ok(out
+        .snapshots()
+        .iter()
+        .map(|s| SnapshotState {
+            id: s.snapshot_id().unwrap_or_default().to_string(),
+            state: s
+                .state()
+                .map(|x| x.as_str().to_string())
+                .unwrap_or_default(),
+            progress: s.progress().unwrap_or_default().to_string(),
+            size_gb: s.volume_size().unwrap_or(0).max(0) as u64,
+            encrypted: s.encrypted().unwrap_or(false),
+            kms_key: s.kms_key_id().map(str::to_string),
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotState {
+    pub id: String,
+    pub state: String,
+    /// As AWS reports it, e.g. `"42%"`.
+    pub progress: String,
+    pub size_gb: u64,
+    pub encrypted: bool,
+    pub kms_key: Option<String>,
+}
+
+/// Parameters of one copy.
+pub struct CopyRequest<'a> {
+    pub source_region: &'a str,
+    pub source_ami: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+    /// Key ARN in the destination region (`None`: the region's default EBS key).
+    pub kms_key: Option<&'a str>,
+    /// Same token → same copy, however often the call is retried (≤ 64 ASCII characters).
+    pub client_token: &'a str,
+}
+
+/// Starts an encrypted copy into `dest`; returns the new AMI id.
+pub async fn copy(clients: &Clients, dest: &str, r: &CopyRequest<'_>) -> Result<String, String> {
+    let out = clients
+        .ec2(dest)
+        .copy_image()
+        .source_region(r.source_region)
+        .source_image_id(r.source_ami)
+        .name(r.name)
+        .description(r.description)
+        .encrypted(true)
+        .set_kms_key_id(r.kms_key.map(str::to_string))
+        .client_token(r.client_token)
+        .send()
+        .await
+        .map_err(|e| err("CopyImage", &e))?;
+    out.image_id()
+        .map(str::to_string)
+        .ok_or_else(|| "CopyImage returned no image id".to_string())
+}
+
+/// Progress of a copy being waited on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub state: String,
+    /// Mean snapshot progress in percent, when AWS reports it.
+    pub percent: Option<u32>,
+}
+
+/// Waits until `ami` in `region` is `available` (error on `failed`/`error`/vanished or after
+/// `timeout`). Polls often at first and less as the copy goes on; `on_progress` sees each poll.
+pub async fn wait_available(
+    clients: &Clients,
+    region: &str,
+    ami: &str,
+    timeout: Duration,
+    mut on_progress: impl FnMut(&Progress),
+) -> Result<ImageInfo, String> {
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(500);
+    loop {
+        let img = describe(clients, region, ami)
+            .await?
+            .ok_or_else(|| format!("{ami} disappeared while copying"))?;
+        let percent = if img.state == "available" {
+            Some(100)
+        } else {
+            let ids: Vec<String> = img.snapshots.iter().map(|s| s.id.clone()).collect();
+            let snaps = snapshots(clients, region, &ids).await.unwrap_or_default();
+            let vals: Vec<u32> = snaps
+                .iter()
+                .filter_map(|s| s.progress.trim_end_matches('%').parse::<u32>().ok())
+                .collect();
+            (!vals.is_empty()).then(|| vals.iter().sum::<u32>() / vals.len() as u32)
+        };
+        on_progress(&Progress {
+            state: img.state.clone(),
+            percent,
+        });
+        match img.state.as_str() {
+            "available" => return Ok(img),
+            "failed" | "error" | "invalid" | "deregistered" => {
+                return Err(format!("{ami} ended in state {}", img.state));
+            }
+            _ => {}
+        }
+        if start.elapsed() >= timeout {
+            return Err(format!(
+                "{ami} not available after {}",
+                humantime::format_duration(timeout)
+            ));
+        }
+        tokio::time::sleep(delay.min(timeout.saturating_sub(start.elapsed()))).await;
+        // 0.5 s, 0.75 s … up to 15 s between polls: quick copies finish quickly, long ones do
+        // not burn the account's DescribeImages budget
+        delay = (delay * 3 / 2).min(Duration::from_secs(15));
+    }
+}
+
+/// Tags `resources` (images and snapshots) in `region`.
+pub async fn tag(
+    clients: &Clients,
+    region: &str,
+    resources: &[String],
+    tags: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    if resources.is_empty() || tags.is_empty() {
+        return Ok(());
+    }
+    clients
+        .ec2(region)
+        .create_tags()
+        .set_resources(Some(resources.to_vec()))
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| err("CreateTags", &e))?;
+    Ok(())
+}
+
+/// Shares the AMI (launch permissions) and its snapshots (create-volume permission, accounts
+/// only) exactly as `s` says; `public` only when it is set.
+pub async fn share(
+    clients: &Clients,
+    region: &str,
+    ami: &str,
+    snapshots: &[String],
+    s: &Sharing,
+) -> Result<(), String> {
+    let mut perms: Vec<LaunchPermission> = Vec::new();
+    perms.extend(
+        s.account_ids
+            .iter()
+            .map(|a| LaunchPermission::builder().user_id(a).build()),
+    );
+    perms.extend(
+        s.org_arns
+            .iter()
+            .map(|a| LaunchPermission::builder().organization_arn(a).build()),
+    );
+    perms.extend(s.ou_arns.iter().map(|a| {
+        LaunchPermission::builder()
+            .organizational_unit_arn(a)
+            .build()
+    }));
+    if s.public {
+        perms.push(
+            LaunchPermission::builder()
+                .group(PermissionGroup::All)
+                .build(),
+        );
+    }
+    let ec2 = clients.ec2(region);
+    if !perms.is_empty() {
+        ec2.modify_image_attribute()
+            .image_id(ami)
+            .launch_permission(
+                LaunchPermissionModifications::builder()
+                    .set_add(Some(perms))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| err("ModifyImageAttribute", &e))?;
+    }
+    if !s.account_ids.is_empty() {
+        for snap in snapshots {
+            ec2.modify_snapshot_attribute()
+                .snapshot_id(snap)
+                .attribute(SnapshotAttributeName::CreateVolumePermission)
+                .operation_type(OperationType::Add)
+                .set_user_ids(Some(s.account_ids.clone()))
+                .send()
+                .await
+                .map_err(|e| err("ModifySnapshotAttribute", &e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Who may launch `ami`, as AWS reports it.
+pub async fn launch_permissions(
+    clients: &Clients,
+    region: &str,
+    ami: &str,
+) -> Result<Sharing, String> {
+    let out = clients
+        .ec2(region)
+        .describe_image_attribute()
+        .image_id(ami)
+        .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+        .send()
+        .await
+        .map_err(|e| err("DescribeImageAttribute", &e))?;
+    let mut s = Sharing::default();
+    for p in out.launch_permissions() {
+        if let Some(u) = p.user_id() {
+            s.account_ids.push(u.to_string());
+        }
+        if let Some(o) = p.organization_arn() {
+            s.org_arns.push(o.to_string());
+        }
+        if let Some(o) = p.organizational_unit_arn() {
+            s.ou_arns.push(o.to_string());
+        }
+        if p.group() == Some(&PermissionGroup::All) {
+            s.public = true;
+        }
+    }
+    s.account_ids.sort();
+    s.org_arns.sort();
+    s.ou_arns.sort();
+    Ok(s)
+}
+
+/// Sets the deprecation time of `ami`.
+pub async fn deprecate(
+    clients: &Clients,
+    region: &str,
+    ami: &str,
+    at: SystemTime,
+) -> Result<(), String> {
+    clients
+        .ec2(region)
+        .enable_image_deprecation()
+        .image_id(ami)
+        .deprecate_at(aws_smithy_types::DateTime::from(at))
+        .send()
+        .await
+        .map_err(|e| err("EnableImageDeprecation", &e))?;
+    Ok(())
+}
+
+/// Deregisters `ami` and deletes its snapshots (retrying while AWS still sees them in use).
+/// Already-gone resources count as deleted.
+pub async fn delete(
+    clients: &Clients,
+    region: &str,
+    ami: &str,
+    snapshots: &[String],
+) -> Result<(), String> {
+    let ec2 = clients.ec2(region);
+    match ec2.deregister_image().image_id(ami).send().await {
+        Ok(_) => {}
+        Err(e) => {
+            let code = crate::client::code(&e).unwrap_or_default();
+            if !matches!(
+                code.as_str(),
+                "InvalidAMIID.NotFound" | "InvalidAMIID.Unavailable"
+            ) {
+                return Err(err("DeregisterImage", &e));
+            }
+        }
+    }
+    for snap in snapshots {
+        let mut tries = 0;
+        loop {
+            match ec2.delete_snapshot().snapshot_id(snap).send().await {
+                Ok(_) => break,
+                Err(e) => {
+                    let code = crate::client::code(&e).unwrap_or_default();
+                    if code == "InvalidSnapshot.NotFound" {
+                        break;
+                    }
+                    tries += 1;
+                    if code == "InvalidSnapshot.InUse" && tries < 20 {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        continue;
+                    }
+                    return Err(err("DeleteSnapshot", &e));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// AMIs of `family` owned by this account in `region`, newest first.
+pub async fn family(
+    clients: &Clients,
+    region: &str,
+    family: &str,
+) -> Result<Vec<ImageInfo>, String> {
+    let out = clients
+        .ec2(region)
+        .describe_images()
+        .owners("self")
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{}", crate::tags::FAMILY))
+                .values(family)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| err("DescribeImages", &e))?;
+    let mut v: Vec<ImageInfo> = out.images().iter().map(|i| info(region, i)).collect();
+    v.sort_by(|a, b| b.creation_date.cmp(&a.creation_date).then(b.id.cmp(&a.id)));
+    Ok(v)
+}
+
+/// Every AMI owned by this account in `region` carrying tag `key` = `value` (leak checks, sweep).
+pub async fn tagged(
+    clients: &Clients,
+    region: &str,
+    key: &str,
+    value: &str,
+) -> Result<Vec<ImageInfo>, String> {
+    let out = clients
+        .ec2(region)
+        .describe_images()
+        .owners("self")
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{key}"))
+                .values(value)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| err("DescribeImages", &e))?;
+    Ok(out.images().iter().map(|i| info(region, i)).collect())
+}

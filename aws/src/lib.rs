@@ -1,0 +1,18 @@
+//! `amiforge-aws`: everything amiforge says to AWS, in one crate so the rest of the workspace
+//! builds without the AWS SDK (the SDK costs minutes per cold build).
+//!
+//! Pure logic (no SDK): [`artifact`] (Packer's `region:ami` ids), [`sharing`] (account/org/OU/KMS
+//! reference formats), [`tags`] (provenance and limits), [`cost`], [`duration`], [`manifest`].
+//! SDK side: [`client`] (per-region clients, endpoint override, adaptive retry), [`images`]
+//! (copy, wait, tag, share, deprecate, deregister with snapshots), [`kms`], [`ssm`].
+
+pub mod artifact;
+pub mod client;
+pub mod cost;
+pub mod duration;
+pub mod images;
+pub mod kms;
+pub mod manifest;
+pub mod sharing;
+pub mod ssm;
+pub mod tags;

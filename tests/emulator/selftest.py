@@ -1,0 +1,510 @@
+#!/usr/bin/env python3
+"""Self-test for emulator.py: starts it on a free port, drives it with boto3, prints one ok:/FAIL: line
+per check, exits 1 on any failure.  The emulator subprocess is ALWAYS stopped (SIGTERM, then SIGKILL).
+
+    python3 tests/emulator/selftest.py            # needs boto3 + moto[server]==5.2.1 importable
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+from typing import Any, Callable
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ACCOUNT = "123456789012"
+SEED_AMIS = [
+    {"ami_id": "ami-0e1a1a1a1a1a1a1a1", "name": "seed-linux", "owner_id": "137112412989",
+     "public": True, "virtualization_type": "hvm", "architecture": "x86_64",
+     "root_device_type": "ebs", "creation_date": "2024-01-01T00:00:00.000Z"},
+    {"ami_id": "ami-0e2b2b2b2b2b2b2b2", "name": "seed-windows-west2", "platform": "windows",
+     "owner_id": "801119661308", "public": True, "regions": ["us-west-2"]},
+]
+
+RESULTS: list[tuple[bool, str]] = []
+
+
+def check(name: str, cond: bool, detail: str = "") -> bool:
+    RESULTS.append((bool(cond), name))
+    print(f"{'ok' if cond else 'FAIL'}: {name}" + (f" ({detail})" if detail else ""), flush=True)
+    return bool(cond)
+
+
+def section(name: str, fn: Callable[[], None]) -> None:
+    """Run a group of checks; an unexpected exception is one FAIL line, not an abort."""
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001
+        check(f"{name}: no unexpected exception", False, f"{type(e).__name__}: {e}")
+        traceback.print_exc(file=sys.stderr)
+
+
+def err_code(e: Exception) -> tuple[str, int]:
+    if isinstance(e, botocore.exceptions.ClientError):
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+    return type(e).__name__, 0
+
+
+class Emu:
+    def __init__(self, *extra: str) -> None:
+        self.seed_file = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        json.dump(SEED_AMIS, self.seed_file)
+        self.seed_file.close()
+        cmd = [sys.executable, os.path.join(HERE, "emulator.py"), "--port", "0",
+               "--seed-amis", self.seed_file.name, *extra]
+        self.t_start = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = ""
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not line:
+            r, _, _ = select.select([self.proc.stdout], [], [], 0.05)
+            if r:
+                line = self.proc.stdout.readline()
+                if not line:
+                    break
+        self.ready_s = time.monotonic() - self.t_start
+        if not line.startswith("EMULATOR READY 127.0.0.1:"):
+            raise RuntimeError(f"emulator did not start: {line!r} {self.proc.stderr.read() if self.proc.poll() is not None else ''}")
+        self.ready_line = line.strip()
+        self.port = int(line.strip().rsplit(":", 1)[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def client(self, svc: str, region: str, retries: int = 1, mode: str = "legacy", **cfg: Any) -> Any:
+        return boto3.client(svc, region_name=region, endpoint_url=self.url,
+                            aws_access_key_id="AKIDTEST", aws_secret_access_key="secret",
+                            config=Config(retries={"total_max_attempts": retries, "mode": mode}, **cfg))
+
+    def control(self, path: str, payload: Any = None) -> Any:
+        data = None if payload is None else json.dumps(payload).encode()
+        req = urllib.request.Request(self.url + "/__emulator/" + path, data=data,
+                                     method="GET" if data is None and path in ("log", "health", "config") else "POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null")
+
+    def stop(self) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+                return None
+        os.unlink(self.seed_file.name)
+        return self.proc.returncode
+
+
+def wait_available(ec2: Any, image_id: str, timeout: float = 10) -> str:
+    deadline = time.monotonic() + timeout
+    state = ""
+    while time.monotonic() < deadline:
+        state = ec2.describe_images(ImageIds=[image_id])["Images"][0]["State"]
+        if state == "available":
+            return state
+        time.sleep(0.1)
+    return state
+
+
+def snapshot_of(ec2: Any, image_id: str) -> dict[str, Any]:
+    img = ec2.describe_images(ImageIds=[image_id])["Images"][0]
+    sid = img["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+    return ec2.describe_snapshots(SnapshotIds=[sid])["Snapshots"][0]
+
+
+def own_image_ids(ec2: Any) -> set[str]:
+    return {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]}
+
+
+def run(emu: Emu) -> None:
+    check("startup < 3 s", emu.ready_s < 3.0, f"READY after {emu.ready_s:.2f} s: '{emu.ready_line}'")
+    status, _ = emu.control("health")
+    check("GET /__emulator/health -> 200", status == 200)
+
+    use1, usw2, euw1 = (emu.client("ec2", r) for r in ("us-east-1", "us-west-2", "eu-west-1"))
+    timings = {}
+    for region, c in (("us-east-1", use1), ("us-west-2", usw2), ("eu-west-1", euw1)):
+        t = time.monotonic()
+        c.describe_images(Owners=["self"])
+        timings[region] = time.monotonic() - t
+    t = time.monotonic()
+    use1.describe_images(Owners=["self"])
+    warm = time.monotonic() - t
+    check("first call per region is fast", max(timings.values()) < 3.0,
+          ", ".join(f"{r} first {v*1000:.0f} ms" for r, v in timings.items()) + f", warm {warm*1000:.0f} ms")
+    kms_t = time.monotonic()
+    emu.client("kms", "ap-southeast-2").list_keys()
+    ssm_t = time.monotonic()
+    emu.client("ssm", "ap-southeast-2").describe_parameters()
+    end_t = time.monotonic()
+    check("first KMS / SSM call in a new region", True,
+          f"kms {(ssm_t - kms_t)*1000:.0f} ms, ssm {(end_t - ssm_t)*1000:.0f} ms")
+
+    # ---- seed AMIs + Packer-like flow --------------------------------------------------------
+    def seeded() -> None:
+        ids1 = {i["ImageId"] for i in use1.describe_images(Owners=["137112412989", "801119661308"])["Images"]}
+        ids2 = {i["ImageId"] for i in usw2.describe_images(Owners=["137112412989", "801119661308"])["Images"]}
+        check("--seed-amis: linux AMI in every region, 'regions' limits the other",
+              ids1 == {"ami-0e1a1a1a1a1a1a1a1"} and ids2 == {"ami-0e1a1a1a1a1a1a1a1", "ami-0e2b2b2b2b2b2b2b2"},
+              f"us-east-1={sorted(ids1)} us-west-2={sorted(ids2)}")
+        try:
+            use1.run_instances(ImageId="ami-0000000000000dead", MinCount=1, MaxCount=1)
+            check("RunInstances with unknown AMI rejected", False)
+        except botocore.exceptions.ClientError as e:
+            check("RunInstances with unknown AMI rejected", err_code(e)[0] == "InvalidAMIID.NotFound", err_code(e)[0])
+
+    section("seed", seeded)
+
+    def packer_flow() -> None:
+        t0 = time.monotonic()
+        keys = {}
+        for region in ("us-east-1", "us-west-2", "eu-west-1"):
+            k = emu.client("kms", region).create_key(Description=f"golden {region}")["KeyMetadata"]
+            keys[region] = k["Arn"]
+        inst = use1.run_instances(ImageId="ami-0e1a1a1a1a1a1a1a1", MinCount=1, MaxCount=1,
+                                  InstanceType="t3.micro")["Instances"][0]["InstanceId"]
+        use1.describe_instances(InstanceIds=[inst])
+        use1.stop_instances(InstanceIds=[inst])
+        tmp = use1.create_image(InstanceId=inst, Name="packer-tmp-L6wLZ0z")["ImageId"]
+        wait_available(use1, tmp)
+        enc = use1.copy_image(SourceImageId=tmp, SourceRegion="us-east-1", Name="golden-1",
+                              Encrypted=True, KmsKeyId=keys["us-east-1"])["ImageId"]
+        wait_available(use1, enc)
+        tmp_snap = use1.describe_images(ImageIds=[tmp])["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+        use1.deregister_image(ImageId=tmp)
+        use1.delete_snapshot(SnapshotId=tmp_snap)
+        copies = {"us-east-1": enc}
+        for region, c in (("us-west-2", usw2), ("eu-west-1", euw1)):
+            copies[region] = c.copy_image(SourceImageId=enc, SourceRegion="us-east-1", Name="golden-1",
+                                          Encrypted=True, KmsKeyId=keys[region])["ImageId"]
+        for region, c in (("us-east-1", use1), ("us-west-2", usw2), ("eu-west-1", euw1)):
+            wait_available(c, copies[region])
+            snap = snapshot_of(c, copies[region])
+            c.create_tags(Resources=[copies[region]], Tags=[{"Key": "Name", "Value": "golden-1"}])
+            c.create_tags(Resources=[snap["SnapshotId"]], Tags=[{"Key": "Name", "Value": "golden-1-snap"}])
+            c.modify_image_attribute(ImageId=copies[region], LaunchPermission={"Add": [{"UserId": "210987654321"}]})
+            snap = snapshot_of(c, copies[region])
+            ok = snap["Encrypted"] and snap["KmsKeyId"] == keys[region] and \
+                {"Key": "Name", "Value": "golden-1-snap"} in snap["Tags"]
+            check(f"packer-like flow: {region} copy encrypted with region key, snapshot tagged", ok,
+                  f"{copies[region]} {snap['KmsKeyId']}")
+        use1.terminate_instances(InstanceIds=[inst])
+        gone = use1.describe_images(ImageIds=[tmp])["Images"]
+        check("packer-like flow: intermediate AMI deregistered, instance terminated", gone == [],
+              f"{time.monotonic() - t0:.2f} s total")
+
+    section("packer", packer_flow)
+
+    # A source AMI made the way tests should make one.
+    src = use1.register_image(Name="selftest-source", ImdsSupport="v2.0")["ImageId"]
+    src_snap = snapshot_of(use1, src)
+    use1.create_tags(Resources=[src], Tags=[{"Key": "team", "Value": "img"}])
+    use1.create_tags(Resources=[src_snap["SnapshotId"]], Tags=[{"Key": "snaptag", "Value": "x"}])
+
+    # ---- EXT 1: pending -> available --------------------------------------------------------
+    def timing() -> None:
+        emu.control("config", {"copy_seconds": 2})
+        t0 = time.monotonic()
+        img = usw2.copy_image(SourceImageId=src, SourceRegion="us-east-1", Name="timed-copy")["ImageId"]
+        samples = []
+        avail_at = None
+        while time.monotonic() - t0 < 5:
+            state = usw2.describe_images(ImageIds=[img])["Images"][0]["State"]
+            snap = snapshot_of(usw2, img)
+            samples.append((round(time.monotonic() - t0, 2), state, snap["State"], snap["Progress"]))
+            if state == "available":
+                avail_at = time.monotonic() - t0
+                break
+            time.sleep(0.25)
+        emu.control("config", {"copy_seconds": 0})
+        check("copy_seconds=2: image pending first", samples[0][1] == "pending", str(samples[0]))
+        check("copy_seconds=2: available after ~2 s", avail_at is not None and 1.9 <= avail_at <= 3.0,
+              f"available at {avail_at and round(avail_at, 2)} s")
+        progress = [int(s[3].rstrip("%")) for s in samples if s[2] == "pending"]
+        check("snapshot pending with increasing progress, then completed 100%",
+              len(progress) >= 4 and progress == sorted(progress) and progress[-1] > progress[0]
+              and samples[-1][2] == "completed" and samples[-1][3] == "100%",
+              " ".join(f"{s[0]}s:{s[1]}/{s[2]}/{s[3]}" for s in samples[:3] + samples[-2:]))
+        filtered = usw2.describe_images(Owners=["self"], Filters=[{"Name": "state", "Values": ["available"]}])
+        check("copy_seconds back to 0 -> instant copies",
+              usw2.describe_images(ImageIds=[usw2.copy_image(SourceImageId=src, SourceRegion="us-east-1",
+                                                             Name="instant")["ImageId"]])["Images"][0]["State"] == "available"
+              and img in {i["ImageId"] for i in filtered["Images"]})
+
+    section("timing", timing)
+
+    # ---- EXT 2: KMS --------------------------------------------------------------------------
+    def kms() -> None:
+        kms_eu = emu.client("kms", "eu-west-1")
+        key = kms_eu.create_key(Description="replica key")["KeyMetadata"]
+        kms_eu.create_alias(AliasName="alias/amiforge-test", TargetKeyId=key["KeyId"])
+        for label, ref in (("alias/NAME", "alias/amiforge-test"), ("key id", key["KeyId"]), ("key ARN", key["Arn"])):
+            img = euw1.copy_image(SourceImageId=src, SourceRegion="us-east-1", Name=f"kms-{label}",
+                                  Encrypted=True, KmsKeyId=ref)["ImageId"]
+            snap = snapshot_of(euw1, img)
+            check(f"KmsKeyId as {label} resolved in destination, stored as key ARN",
+                  snap["Encrypted"] is True and snap["KmsKeyId"] == key["Arn"], snap["KmsKeyId"])
+        us_key = emu.client("kms", "us-east-1").create_key()["KeyMetadata"]
+        for label, ref in (("missing alias", "alias/does-not-exist"),
+                           ("key ARN of another region", us_key["Arn"]),
+                           ("random key id", "11111111-2222-3333-4444-555555555555")):
+            before_i = own_image_ids(euw1)
+            before_s = {s["SnapshotId"] for s in euw1.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+            try:
+                euw1.copy_image(SourceImageId=src, SourceRegion="us-east-1", Name="kms-missing",
+                                Encrypted=True, KmsKeyId=ref)
+                code = ("no error", 200)
+            except botocore.exceptions.ClientError as e:
+                code = err_code(e)
+            after_s = {s["SnapshotId"] for s in euw1.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+            check(f"{label} -> InvalidKMSKey.NotFound/400 and nothing created",
+                  code == ("InvalidKMSKey.NotFound", 400) and own_image_ids(euw1) == before_i and after_s == before_s,
+                  f"{code[0]} {code[1]}")
+        img = euw1.copy_image(SourceImageId=src, SourceRegion="us-east-1", Name="kms-default", Encrypted=True)["ImageId"]
+        snap = snapshot_of(euw1, img)
+        default_arn = kms_eu.describe_key(KeyId="alias/aws/ebs")["KeyMetadata"]["Arn"]
+        check("Encrypted=true without KmsKeyId -> region's alias/aws/ebs key",
+              snap["Encrypted"] and snap["KmsKeyId"] == default_arn, snap["KmsKeyId"])
+        img2 = euw1.copy_image(SourceImageId=img, SourceRegion="eu-west-1", Name="kms-inherit")["ImageId"]
+        snap2 = snapshot_of(euw1, img2)
+        img3 = euw1.copy_image(SourceImageId=src, SourceRegion="us-east-1", Name="kms-plain")["ImageId"]
+        snap3 = snapshot_of(euw1, img3)
+        bdm = euw1.describe_images(ImageIds=[img2])["Images"][0]["BlockDeviceMappings"][0]["Ebs"]
+        check("Encrypted absent keeps source encryption (encrypted stays, plain stays plain)",
+              snap2["Encrypted"] and snap2["KmsKeyId"] == default_arn and snap3["Encrypted"] is False
+              and bdm["Encrypted"] is True)
+        try:
+            euw1.copy_image(SourceImageId=src, SourceRegion="us-east-1", Name="kms-noenc", KmsKeyId=key["Arn"])
+            check("KmsKeyId without Encrypted rejected", False)
+        except botocore.exceptions.ClientError as e:
+            check("KmsKeyId without Encrypted rejected", err_code(e)[0] == "InvalidParameterDependency", err_code(e)[0])
+
+    section("kms", kms)
+
+    # ---- EXT 3: ClientToken -------------------------------------------------------------------
+    def idempotency() -> None:
+        args = dict(SourceImageId=src, SourceRegion="us-east-1", Name="idem", ClientToken="tok-123")
+        before = own_image_ids(usw2)
+        a = usw2.copy_image(**args)["ImageId"]
+        b = usw2.copy_image(**args)["ImageId"]
+        check("ClientToken: same token -> same ImageId, one image created",
+              a == b and own_image_ids(usw2) - before == {a}, a)
+        try:
+            usw2.copy_image(**{**args, "Name": "idem-other"})
+            check("ClientToken reused with other params -> IdempotentParameterMismatch", False)
+        except botocore.exceptions.ClientError as e:
+            check("ClientToken reused with other params -> IdempotentParameterMismatch",
+                  err_code(e) == ("IdempotentParameterMismatch", 400), str(err_code(e)))
+        c = euw1.copy_image(**args)["ImageId"]
+        check("ClientToken is per region", c != a)
+
+    section("idempotency", idempotency)
+
+    # ---- EXT 4: deprecation + attributes ------------------------------------------------------
+    def deprecation() -> None:
+        use1.enable_image_deprecation(ImageId=src, DeprecateAt="2031-05-06T07:08:00Z")
+        img = use1.describe_images(ImageIds=[src])["Images"][0]
+        check("EnableImageDeprecation -> DescribeImages DeprecationTime",
+              img.get("DeprecationTime") == "2031-05-06T07:08:00.000Z", str(img.get("DeprecationTime")))
+        use1.disable_image_deprecation(ImageId=src)
+        img = use1.describe_images(ImageIds=[src])["Images"][0]
+        check("DisableImageDeprecation clears it", "DeprecationTime" not in img)
+        try:
+            use1.enable_image_deprecation(ImageId="ami-00000000000000000", DeprecateAt="2031-01-01T00:00:00Z")
+            check("deprecation of unknown AMI -> InvalidAMIID.NotFound", False)
+        except botocore.exceptions.ClientError as e:
+            check("deprecation of unknown AMI -> InvalidAMIID.NotFound", err_code(e)[0] == "InvalidAMIID.NotFound")
+        a = use1.describe_image_attribute(ImageId=src, Attribute="imdsSupport")
+        b = use1.describe_image_attribute(ImageId=src, Attribute="lastLaunchedTime")
+        other = usw2.copy_image(SourceImageId=src, SourceRegion="us-east-1", Name="no-imds")["ImageId"]
+        c = usw2.describe_image_attribute(ImageId=other, Attribute="imdsSupport")
+        check("DescribeImageAttribute imdsSupport / lastLaunchedTime answer 200",
+              a["ImdsSupport"] == {"Value": "v2.0"} and b.get("LastLaunchedTime", {}) == {}
+              and c.get("ImdsSupport", {}) == {}, f"{a.get('ImdsSupport')} {b.get('LastLaunchedTime')}")
+        usw2.modify_image_attribute(ImageId=other, ImdsSupport={"Value": "v2.0"})
+        usw2.modify_image_attribute(ImageId=other, Description={"Value": "golden image"})
+        img = usw2.describe_images(ImageIds=[other])["Images"][0]
+        check("ModifyImageAttribute ImdsSupport/Description stored",
+              img.get("ImdsSupport") == "v2.0" and img.get("Description") == "golden image")
+
+    section("deprecation", deprecation)
+
+    # ---- EXT 5: tags ---------------------------------------------------------------------------
+    def tags() -> None:
+        snap = snapshot_of(use1, src)
+        by_filter = use1.describe_snapshots(Filters=[{"Name": "tag:snaptag", "Values": ["x"]}])["Snapshots"]
+        check("CreateTags on snapshot visible (tags + tag filter)",
+              {"Key": "snaptag", "Value": "x"} in snap.get("Tags", []) and [s["SnapshotId"] for s in by_filter] == [snap["SnapshotId"]])
+        img = euw1.copy_image(SourceImageId=src, SourceRegion="us-east-1", Name="tags-copy")["ImageId"]
+        desc = euw1.describe_images(ImageIds=[img])["Images"][0]
+        csnap = snapshot_of(euw1, img)
+        check("CopyImage copies no tags (image and snapshot)", not desc.get("Tags") and not csnap.get("Tags"))
+        img2 = euw1.copy_image(SourceImageId=src, SourceRegion="us-east-1", Name="tags-copy2",
+                               TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": "a", "Value": "1"}]},
+                                                  {"ResourceType": "snapshot", "Tags": [{"Key": "b", "Value": "2"}]}])["ImageId"]
+        check("CopyImage TagSpecifications tag image and snapshot",
+              euw1.describe_images(ImageIds=[img2])["Images"][0]["Tags"] == [{"Key": "a", "Value": "1"}]
+              and snapshot_of(euw1, img2)["Tags"] == [{"Key": "b", "Value": "2"}])
+
+    section("tags", tags)
+
+    # ---- EXT 6: faults ------------------------------------------------------------------------
+    def faults() -> None:
+        emu.control("reset-log")
+
+        def throttle_pattern() -> tuple[str, int]:
+            emu.control("config", {"seed": 7, "faults": [
+                {"action": "DescribeImages", "region": "us-east-1", "kind": "throttle", "rate": 0.5}]})
+            pattern, codes = "", set()
+            for _ in range(40):
+                try:
+                    use1.describe_images(ImageIds=[src])
+                    pattern += "."
+                except botocore.exceptions.ClientError as e:
+                    codes.add(err_code(e))
+                    pattern += "T"
+            return pattern, codes
+
+        t = time.monotonic()
+        p1, codes = throttle_pattern()
+        dt = time.monotonic() - t
+        p2, _ = throttle_pattern()
+        n = p1.count("T")
+        check("throttle rate 0.5, retries off: ~half throttled, EC2 RequestLimitExceeded/503",
+              12 <= n <= 28 and codes == {("RequestLimitExceeded", 503)}, f"{n}/40 throttled {p1} in {dt:.2f} s")
+        check("throttle pattern reproducible with the same seed", p1 == p2)
+        ok_other = all(usw2.describe_images(Owners=["self"]) for _ in range(5))
+        check("fault region filter leaves other regions alone", bool(ok_other))
+
+        emu.control("config", {"faults": [{"action": "ListKeys", "kind": "throttle", "times": 1}]})
+        try:
+            emu.client("kms", "eu-west-1").list_keys()
+            check("KMS throttle -> JSON ThrottlingException + x-amzn-ErrorType", False)
+        except botocore.exceptions.ClientError as e:
+            hdr = e.response["ResponseMetadata"]["HTTPHeaders"].get("x-amzn-errortype")
+            check("KMS throttle -> JSON ThrottlingException + x-amzn-ErrorType",
+                  err_code(e) == ("ThrottlingException", 503) and hdr == "ThrottlingException", f"{err_code(e)} {hdr}")
+
+        emu.control("config", {"faults": [{"action": "CopyImage", "region": "eu-west-1", "kind": "error5xx", "times": 2}]})
+        seen = []
+        for _ in range(3):
+            try:
+                seen.append(euw1.copy_image(SourceImageId=src, SourceRegion="us-east-1", Name="times2")["ImageId"][:4])
+            except botocore.exceptions.ClientError as e:
+                seen.append(f"{err_code(e)[0]}/{err_code(e)[1]}")
+        check("times=2 error5xx: two InternalError/500, then success",
+              seen[:2] == ["InternalError/500"] * 2 and seen[2] == "ami-", str(seen))
+
+        emu.control("config", {"faults": [{"action": "DescribeImages", "kind": "throttle", "times": 2}]})
+        r = emu.client("ec2", "us-east-1", retries=5, mode="standard").describe_images(ImageIds=[src])
+        check("botocore standard retries ride through 2 throttles", r["ResponseMetadata"]["RetryAttempts"] == 2,
+              f"RetryAttempts={r['ResponseMetadata']['RetryAttempts']}")
+
+        emu.control("config", {"faults": [{"action": "DescribeImages", "kind": "drop", "times": 1}]})
+        quick = emu.client("ec2", "us-east-1", read_timeout=10, connect_timeout=5)
+        t = time.monotonic()
+        try:
+            quick.describe_images(ImageIds=[src])
+            outcome = "no error"
+        except (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError) as e:
+            outcome = type(e).__name__
+        dt = time.monotonic() - t
+        check("drop -> connection error quickly", outcome != "no error" and dt < 2, f"{outcome} after {dt*1000:.0f} ms")
+
+        emu.control("config", {"faults": [{"action": "CopyImage", "region": "us-west-2", "kind": "drop",
+                                           "times": 1, "after": True}]})
+        before = own_image_ids(usw2)
+        args = dict(SourceImageId=src, SourceRegion="us-east-1", Name="lost-answer", ClientToken="retry-me")
+        try:
+            usw2.copy_image(**args)
+            first = "no error"
+        except (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError) as e:
+            first = type(e).__name__
+        again = usw2.copy_image(**args)["ImageId"]
+        check("drop after:true + ClientToken retry -> the one image moto created",
+              first != "no error" and own_image_ids(usw2) - before == {again}, f"{first}, then {again}")
+
+        emu.control("config", {"faults": [{"action": "CopyImage", "region": "us-west-2", "kind": "error5xx",
+                                           "times": 1, "after": True}]})
+        before = own_image_ids(usw2)
+        r = emu.client("ec2", "us-west-2", retries=3, mode="standard").copy_image(
+            SourceImageId=src, SourceRegion="us-east-1", Name="sdk-token-retry")   # SDK fills ClientToken
+        check("error5xx after:true + SDK retry (auto ClientToken) -> one image",
+              r["ResponseMetadata"]["RetryAttempts"] == 1 and own_image_ids(usw2) - before == {r["ImageId"]},
+              f"RetryAttempts={r['ResponseMetadata']['RetryAttempts']}")
+
+        emu.control("config", {"faults": [{"action": "*", "region": "us-east-1", "kind": "latency", "latency_ms": 500}]})
+        t = time.monotonic()
+        use1.describe_images(ImageIds=[src])
+        slow = time.monotonic() - t
+        t = time.monotonic()
+        euw1.describe_images(Owners=["self"])
+        fast = time.monotonic() - t
+        check("latency 500 ms adds delay (only where matched)", slow >= 0.5 and fast < 0.3,
+              f"{slow*1000:.0f} ms vs {fast*1000:.0f} ms")
+        emu.control("config", {"faults": []})
+
+        status, log = emu.control("log")
+        outcomes = {}
+        for e in log:
+            outcomes[e["outcome"]] = outcomes.get(e["outcome"], 0) + 1
+        kinds_ok = {"ok", "throttle", "error5xx", "error5xx-after", "drop", "drop-after", "latency+ok"} <= set(outcomes)
+        sample = next(e for e in log if e["outcome"] == "throttle" and e["service"] == "ec2")
+        kms_e = next(e for e in log if e["service"] == "kms")
+        drop_e = next(e for e in log if e["outcome"] == "drop")
+        fields_ok = set(sample) >= {"t", "action", "region", "service", "outcome", "status"} \
+            and sample["action"] == "DescribeImages" and sample["region"] == "us-east-1" and sample["status"] == 503 \
+            and kms_e["action"] == "ListKeys" and kms_e["region"] == "eu-west-1" and drop_e["status"] is None
+        check("GET /__emulator/log records action/region/service/outcome/status", kinds_ok and fields_ok,
+              f"{len(log)} entries {outcomes}")
+        emu.control("reset-log")
+        check("POST /__emulator/reset-log empties it", emu.control("log")[1] == [])
+        try:
+            emu.control("config", {"faults": [{"kind": "explode"}]})
+            check("bad config -> 400", False)
+        except urllib.error.HTTPError as e:
+            check("bad config -> 400", e.code == 400)
+
+    section("faults", faults)
+
+    def ssm() -> None:
+        s = emu.client("ssm", "eu-west-1")
+        s.put_parameter(Name="/amiforge/golden/latest", Value=src, Type="String", Overwrite=True)
+        v = s.get_parameter(Name="/amiforge/golden/latest")["Parameter"]["Value"]
+        check("SSM JSON protocol through the middleware", v == src)
+
+    section("ssm", ssm)
+
+
+def main() -> int:
+    t0 = time.monotonic()
+    emu = None
+    try:
+        emu = Emu()
+        run(emu)
+    except Exception as e:  # noqa: BLE001
+        check("selftest ran to completion", False, f"{type(e).__name__}: {e}")
+        traceback.print_exc()
+    finally:
+        if emu is not None:
+            t = time.monotonic()
+            rc = emu.stop()
+            check("SIGTERM -> clean exit 0", rc == 0, f"rc={rc} in {(time.monotonic() - t)*1000:.0f} ms")
+    failed = [n for ok, n in RESULTS if not ok]
+    print(f"{len(RESULTS) - len(failed)}/{len(RESULTS)} checks ok in {time.monotonic() - t0:.1f} s", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+//! The AWS emulator (tests/emulator/emulator.py: moto as a library, plus pending copies, KMS on
+//! copies, client-token idempotency, deprecation and fault injection) as a test fixture: a free
+//! 127.0.0.1 port, started per test, killed on drop.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{free_port, workspace};
+
+/// The Python with moto: `AMIFORGE_PYTHON`, else the venv tests/setup.sh makes, else `python3`.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("AMIFORGE_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let cache = std::env::var_os("AMIFORGE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/amiforge")
+        });
+    let venv = cache.join("venv/bin/python3");
+    if venv.is_file() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
+pub struct Emulator {
+    pub port: u16,
+    child: Child,
+}
+
+impl Emulator {
+    /// Starts an emulator whose copies take `copy_seconds` to become available.
+    pub fn start(copy_seconds: f64) -> Emulator {
+        let port = free_port();
+        let mut child = Command::new(python())
+            .arg(workspace().join("tests/emulator/emulator.py"))
+            .args([
+                "--port",
+                &port.to_string(),
+                "--copy-seconds",
+                &copy_seconds.to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the emulator (tests/setup.sh installs moto)");
+        let out = child.stdout.take().expect("stdout");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut lines = BufReader::new(out).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(l)) if l.starts_with("EMULATOR READY") => break,
+                Some(Ok(_)) => {}
+                _ => {
+                    let _ = child.kill();
+                    panic!("the emulator did not start (is moto installed? run tests/setup.sh)");
+                }
+            }
+            assert!(Instant::now() < deadline, "emulator start timed out");
+        }
+        Emulator { port, child }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Environment for processes (plugins, Packer) that should talk to this emulator.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL".into(), self.endpoint()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("AWS_REGION".into(), "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ]
+    }
+
+    fn http(&self, method: &str, path: &str, body: Option<&str>) -> String {
+        use std::io::{Read, Write};
+        let mut s =
+            std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect emulator");
+        let body = body.unwrap_or("");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("write");
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).expect("read");
+        let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+        assert!(
+            head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+            "{method} {path}: {head}"
+        );
+        body.to_string()
+    }
+
+    /// Sets copy duration and faults (see tests/emulator/README.md).
+    pub fn configure(&self, config: &serde_json::Value) {
+        self.http("POST", "/__emulator/config", Some(&config.to_string()));
+    }
+
+    /// Every API call the emulator saw.
+    pub fn log(&self) -> Vec<serde_json::Value> {
+        let body = self.http("GET", "/__emulator/log", None);
+        serde_json::from_str(body.trim()).unwrap_or_default()
+    }
+
+    /// How many calls of `action` the emulator saw (optionally only with `outcome`).
+    pub fn count(&self, action: &str, outcome: Option<&str>) -> usize {
+        self.log()
+            .iter()
+            .filter(|e| e["action"] == action && outcome.is_none_or(|o| e["outcome"] == o))
+            .count()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
