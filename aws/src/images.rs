@@ -194,53 +194,85 @@ pub struct Progress {
     pub percent: Option<u32>,
 }
 
+/// The next poll: half the time the progress so far predicts is left (so polls get denser as a
+/// copy nears its end and the finish is seen within a second), between 1 s and 15 s; without
+/// progress, a geometric backoff to 15 s.
+pub fn next_poll(elapsed: Duration, percent: Option<u32>, previous: Duration) -> Duration {
+    const MIN: Duration = Duration::from_secs(1);
+    const MAX: Duration = Duration::from_secs(15);
+    match percent {
+        Some(p) if p > 0 && p < 100 => {
+            let eta = elapsed.mul_f64(f64::from(100 - p) / f64::from(p));
+            (eta / 2).clamp(MIN, MAX)
+        }
+        _ => (previous * 3 / 2).clamp(MIN, MAX),
+    }
+}
+
 /// Waits until `ami` in `region` is `available` (error on `failed`/`error`/vanished or after
-/// `timeout`). Polls often at first and less as the copy goes on; `on_progress` sees each poll.
+/// `timeout`); returns it with its snapshots' final state (encryption, key). While the snapshots
+/// are being copied it polls only DescribeSnapshots (one call per poll), and DescribeImages once
+/// they are done; `on_progress` sees each poll.
 pub async fn wait_available(
     clients: &Clients,
     region: &str,
     ami: &str,
     timeout: Duration,
     mut on_progress: impl FnMut(&Progress),
-) -> Result<ImageInfo, String> {
+) -> Result<(ImageInfo, Vec<SnapshotState>), String> {
     let start = Instant::now();
-    let mut delay = Duration::from_millis(500);
+    // a copy takes minutes on AWS: the first look only needs to find its snapshots
+    let mut delay = Duration::from_millis(1300);
+    let mut snaps: Vec<String> = Vec::new();
+    let mut snaps_done = false;
     loop {
-        let img = describe(clients, region, ami)
-            .await?
-            .ok_or_else(|| format!("{ami} disappeared while copying"))?;
-        let percent = if img.state == "available" {
-            Some(100)
-        } else {
-            let ids: Vec<String> = img.snapshots.iter().map(|s| s.id.clone()).collect();
-            let snaps = snapshots(clients, region, &ids).await.unwrap_or_default();
-            let vals: Vec<u32> = snaps
-                .iter()
-                .filter_map(|s| s.progress.trim_end_matches('%').parse::<u32>().ok())
-                .collect();
-            (!vals.is_empty()).then(|| vals.iter().sum::<u32>() / vals.len() as u32)
-        };
-        on_progress(&Progress {
-            state: img.state.clone(),
-            percent,
-        });
-        match img.state.as_str() {
-            "available" => return Ok(img),
-            "failed" | "error" | "invalid" | "deregistered" => {
-                return Err(format!("{ami} ended in state {}", img.state));
+        let (state, percent) = if snaps.is_empty() || snaps_done {
+            let img = describe(clients, region, ami)
+                .await?
+                .ok_or_else(|| format!("{ami} disappeared while copying"))?;
+            match img.state.as_str() {
+                "available" => {
+                    on_progress(&Progress {
+                        state: img.state.clone(),
+                        percent: Some(100),
+                    });
+                    let ids: Vec<String> = img.snapshots.iter().map(|x| x.id.clone()).collect();
+                    let details = snapshots(clients, region, &ids).await?;
+                    return Ok((img, details));
+                }
+                "failed" | "error" | "invalid" | "deregistered" => {
+                    return Err(format!("{ami} ended in state {}", img.state));
+                }
+                _ => {}
             }
-            _ => {}
-        }
+            snaps = img.snapshots.iter().map(|x| x.id.clone()).collect();
+            snaps_done = false;
+            (img.state, None)
+        } else {
+            let st = snapshots(clients, region, &snaps).await?;
+            if st.iter().any(|x| x.state == "error") {
+                return Err(format!("a snapshot of {ami} failed to copy"));
+            }
+            let vals: Vec<u32> = st
+                .iter()
+                .filter_map(|x| x.progress.trim_end_matches('%').parse::<u32>().ok())
+                .collect();
+            snaps_done = !st.is_empty() && st.iter().all(|x| x.state == "completed");
+            let pct = (!vals.is_empty()).then(|| vals.iter().sum::<u32>() / vals.len() as u32);
+            ("pending".to_string(), pct)
+        };
+        on_progress(&Progress { state, percent });
         if start.elapsed() >= timeout {
             return Err(format!(
                 "{ami} not available after {}",
                 humantime::format_duration(timeout)
             ));
         }
+        if snaps_done {
+            continue; // snapshots are done: look at the image right away
+        }
+        delay = next_poll(start.elapsed(), percent, delay);
         tokio::time::sleep(delay.min(timeout.saturating_sub(start.elapsed()))).await;
-        // 0.5 s, 0.75 s … up to 15 s between polls: quick copies finish quickly, long ones do
-        // not burn the account's DescribeImages budget
-        delay = (delay * 3 / 2).min(Duration::from_secs(15));
     }
 }
 
@@ -471,4 +503,25 @@ pub async fn tagged(
         .await
         .map_err(|e| err("DescribeImages", &e))?;
     Ok(out.images().iter().map(|i| info(region, i)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_poll;
+    use std::time::Duration;
+
+    #[test]
+    fn polls_get_denser_near_the_end() {
+        let s = Duration::from_secs;
+        // 10 % after 30 s: 4.5 min left, poll at the 15 s cap
+        assert_eq!(next_poll(s(30), Some(10), s(1)), s(15));
+        // 80 % after 40 s: 10 s left, poll in 5 s
+        assert_eq!(next_poll(s(40), Some(80), s(15)), s(5));
+        // 99 %: at the 1 s floor
+        assert_eq!(next_poll(s(100), Some(99), s(5)), s(1));
+        // no progress: backoff 1 -> 1.5 -> ... -> 15 s
+        assert_eq!(next_poll(s(1), None, Duration::from_millis(500)), s(1));
+        assert_eq!(next_poll(s(1), None, s(2)), s(3));
+        assert_eq!(next_poll(s(1), None, s(12)), s(15));
+    }
 }

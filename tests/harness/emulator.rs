@@ -27,15 +27,29 @@ pub fn python() -> PathBuf {
     }
 }
 
+/// The base image every emulator starts with.
+pub const BASE_AMI: &str = "ami-0e1a1a1a1a1a1a1a1";
+
 pub struct Emulator {
     pub port: u16,
     child: Child,
 }
 
 impl Emulator {
-    /// Starts an emulator whose copies take `copy_seconds` to become available.
+    /// Starts an emulator whose copies take `copy_seconds` to become available. It holds one
+    /// public base AMI, [`BASE_AMI`], in every region (what `source_ami` in templates points at).
     pub fn start(copy_seconds: f64) -> Emulator {
         let port = free_port();
+        let seed =
+            std::env::temp_dir().join(format!("amiforge-seed-{}-{port}.json", std::process::id()));
+        std::fs::write(
+            &seed,
+            format!(
+                r#"[{{"ami_id": "{BASE_AMI}", "name": "debian-12-base", "owner_id": "136693071363", "public": true,
+                     "architecture": "x86_64", "root_device_type": "ebs", "creation_date": "2026-01-01T00:00:00.000Z"}}]"#
+            ),
+        )
+        .expect("write the seed file");
         let mut child = Command::new(python())
             .arg(workspace().join("tests/emulator/emulator.py"))
             .args([
@@ -44,6 +58,8 @@ impl Emulator {
                 "--copy-seconds",
                 &copy_seconds.to_string(),
             ])
+            .arg("--seed-amis")
+            .arg(&seed)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -126,10 +126,21 @@ impl Workdir {
         self.spawn(args).finish(PACKER_TIMEOUT)
     }
 
+    /// Like [`Workdir::packer`] with extra environment (e.g. the AWS emulator's).
+    pub fn packer_with_env(&self, args: &[&str], env: &[(String, String)]) -> PackerOutput {
+        self.spawn_with_env(args, env).finish(PACKER_TIMEOUT)
+    }
+
     /// Starts packer; its stdout lines can be watched while it runs.
     pub fn spawn(&self, args: &[&str]) -> RunningPacker {
-        let mut child = self
-            .command(args)
+        self.spawn_with_env(args, &[])
+    }
+
+    /// [`Workdir::spawn`] with extra environment.
+    pub fn spawn_with_env(&self, args: &[&str], env: &[(String, String)]) -> RunningPacker {
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        let mut child = cmd
             .spawn()
             .expect("packer is installed (apt-get install packer)");
         let stdout = child.stdout.take().expect("stdout");

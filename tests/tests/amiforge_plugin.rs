@@ -19,7 +19,8 @@ fn describe_lists_the_registered_components() {
     assert_eq!(d["protocol_version"], "v2");
     assert_eq!(d["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(d["provisioners"], serde_json::json!(["harden"]));
-    for k in ["post_processors", "builders", "datasources"] {
+    assert_eq!(d["post_processors"], serde_json::json!(["replicate"]));
+    for k in ["builders", "datasources"] {
         assert_eq!(d[k], serde_json::json!([]), "{k}");
     }
 }

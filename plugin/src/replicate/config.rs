@@ -217,15 +217,15 @@ pub fn validate(c: ReplicateConfig, packer: &PackerConfig) -> Result<Settings, C
     {
         errs.push("ssm_parameter", "a parameter name like /images/web/latest");
     }
-    if let Some(r) = &c.hardening_report
-        && !r.is_file()
+    // the report is usually written during this very build (by amiforge-harden), so it is
+    // read when the post-processor runs, not when the template is validated
+    if c.hardening_report
+        .as_ref()
+        .is_some_and(|r| r.as_os_str().is_empty())
     {
         errs.push(
             "hardening_report",
-            format!(
-                "{} does not exist (point it at amiforge-harden's report_path)",
-                r.display()
-            ),
+            "an empty path; point it at amiforge-harden's report_path",
         );
     }
     for (f, v) in [

@@ -326,7 +326,7 @@ pub async fn run(
                     msg(&ev, format!("{r}: {ami} {}{pct}", p.state));
                 }
             });
-            let img = tokio::select! {
+            let (img, details) = tokio::select! {
                 r = wait => r?,
                 _ = cancel.cancelled() => return Err("cancelled while copying".to_string()),
             };
@@ -335,11 +335,7 @@ pub async fn run(
                 c.snapshots = snaps.clone();
             }
             // the key actually used, as the snapshots report it (DescribeImages may not say)
-            let used_key = images::snapshots(&clients, &r, &snaps)
-                .await?
-                .into_iter()
-                .find_map(|x| x.kms_key)
-                .or(key);
+            let used_key = details.into_iter().find_map(|x| x.kms_key).or(key);
             finish_region(&clients, &s, &r, &img, &copy_tags, deprecate_at).await?;
             msg(
                 &ev,

@@ -190,8 +190,12 @@ fn write_manifest(path: &std::path::Path, bytes: &[u8], sha: &str) -> anyhow::Re
 
 /// Digests from an amiforge-harden report (verified against its own bytes).
 fn read_hardening(path: &std::path::Path) -> anyhow::Result<Hardening> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("hardening_report: reading {}", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| {
+        format!(
+            "hardening_report: cannot read {} (is it amiforge-harden's report_path?)",
+            path.display()
+        )
+    })?;
     let r: amiforge_profile::report::Report =
         serde_json::from_slice(&bytes).with_context(|| {
             format!(

@@ -1,0 +1,232 @@
+//! `amiforge-replicate` in a real `packer build` (Debian's Packer 1.6.6): `amazon-ebs` against the
+//! AWS emulator (its custom endpoint options), its SSH communicator pointed at the sandboxed sshd
+//! so `amiforge-harden` really runs, then `amiforge-replicate` → manifest → Packer's own
+//! `manifest` post-processor. Bad input fails `packer validate` (or the first API check) naming
+//! the attribute.
+
+use amiforge_aws::client::{Clients, load_for_endpoint};
+use amiforge_aws::manifest::Manifest;
+use amiforge_aws::{images, ssm};
+use amiforge_e2e::amiforge_bin;
+use amiforge_e2e::emulator::{BASE_AMI, Emulator};
+use amiforge_e2e::packer::{PackerOutput, Workdir};
+use amiforge_e2e::sandbox::Sandbox;
+
+const REGIONS: [&str; 3] = ["eu-west-1", "us-west-2", "ap-southeast-2"];
+
+fn source(emu: &Emulator, sbx: &Sandbox) -> String {
+    format!(
+        r#"source "amazon-ebs" "web" {{
+  region                      = "us-east-1"
+  custom_endpoint_ec2         = "{endpoint}"
+  skip_credential_validation  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  source_ami                  = "{BASE_AMI}"
+  instance_type               = "t3.micro"
+  ami_name                    = "web-{{{{timestamp}}}}"
+  ssh_username                = "admin"
+  ssh_host                    = "127.0.0.1"
+  ssh_port                    = {port}
+  ssh_private_key_file        = "{key}"
+  ssh_timeout                 = "30s"
+  aws_polling {{
+    delay_seconds = 1
+    max_attempts  = 60
+  }}
+}}
+"#,
+        endpoint = emu.endpoint(),
+        port = sbx.port,
+        key = sbx.key.display()
+    )
+}
+
+fn packer(w: &Workdir, emu: &Emulator, args: &[&str]) -> PackerOutput {
+    w.packer_with_env(args, &emu.env())
+}
+
+async fn clients(emu: &Emulator) -> Clients {
+    Clients::new(load_for_endpoint("us-east-1", &emu.endpoint()).await)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn amazon_ebs_build_is_hardened_replicated_and_recorded() {
+    let emu = Emulator::start(1.0);
+    let sbx = Sandbox::start();
+    let c = clients(&emu).await;
+    let mut keys = std::collections::BTreeMap::new();
+    for r in REGIONS {
+        let k = c.kms(r).create_key().send().await.unwrap();
+        let id = k.key_metadata().unwrap().key_id().to_string();
+        c.kms(r)
+            .create_alias()
+            .alias_name("alias/images")
+            .target_key_id(&id)
+            .send()
+            .await
+            .unwrap();
+        keys.insert(r, k.key_metadata().unwrap().arn().unwrap().to_string());
+    }
+    let w = Workdir::new();
+    w.link(&amiforge_bin(), "packer-plugin-amiforge");
+    let kms: Vec<String> = REGIONS
+        .iter()
+        .map(|r| format!("\"{r}\" = \"alias/images\""))
+        .collect();
+    let t = format!(
+        r#"{src}
+build {{
+  sources = ["source.amazon-ebs.web"]
+  provisioner "amiforge-harden" {{
+    report_path = "out/hardening.json"
+  }}
+  post-processors {{
+    post-processor "amiforge-replicate" {{
+      regions            = ["{r0}", "{r1}", "{r2}"]
+      region_kms_key_ids = {{ {kms} }}
+      tags               = {{ team = "platform" }}
+      account_ids        = ["111122223333"]
+      strategy           = "hybrid"
+      manifest_path      = "out/manifest.json"
+      hardening_report   = "out/hardening.json"
+      ssm_parameter      = "/amiforge/web/latest"
+    }}
+    post-processor "manifest" {{
+      output = "out/packer-manifest.json"
+    }}
+  }}
+}}
+"#,
+        src = source(&emu, &sbx),
+        r0 = REGIONS[0],
+        r1 = REGIONS[1],
+        r2 = REGIONS[2],
+        kms = kms.join(", ")
+    );
+    w.write("t.pkr.hcl", &t);
+    packer(&w, &emu, &["validate", "t.pkr.hcl"]).assert_ok();
+    let out = packer(&w, &emu, &["build", "-color=false", "t.pkr.hcl"]);
+    out.assert_ok()
+        .assert_contains("amiforge-harden: profile linux-baseline")
+        .assert_contains("amiforge-replicate: 4 region(s) ready");
+    let bytes = std::fs::read(w.path().join("out/manifest.json")).unwrap();
+    let m: Manifest = serde_json::from_slice(&bytes).unwrap();
+    assert!(m.verify(), "the manifest's own sha256 matches");
+    assert_eq!(m.regions.len(), 4);
+    assert!(m.regions["us-east-1"].source);
+    assert_eq!(m.strategy, "hybrid");
+    // the hardening evidence of this build is recorded with the AMIs
+    let report = std::fs::read(w.path().join("out/hardening.json")).unwrap();
+    let h = m.hardening.as_ref().expect("hardening recorded");
+    assert_eq!(h.report_sha256, amiforge_profile::sha256_hex(&report));
+    // Packer's manifest post-processor saw our artifact
+    let pm: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(w.path().join("out/packer-manifest.json")).unwrap())
+            .unwrap();
+    let last = &pm["builds"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["artifact_id"], m.artifact_id());
+    assert_eq!(last["builder_type"], "amazon-ebs");
+    for r in REGIONS {
+        let e = &m.regions[r];
+        let img = images::describe(&c, r, &e.ami)
+            .await
+            .unwrap()
+            .expect("copy exists");
+        assert_eq!(img.state, "available");
+        assert_eq!(img.tags.get("team").map(String::as_str), Some("platform"));
+        assert_eq!(
+            img.tags.get(amiforge_aws::tags::PROFILE_SHA256),
+            Some(&h.profile_sha256)
+        );
+        let snaps = images::snapshots(&c, r, &e.snapshots).await.unwrap();
+        assert!(
+            snaps
+                .iter()
+                .all(|s| s.encrypted && s.kms_key.as_deref() == Some(keys[r].as_str())),
+            "{r}: {snaps:?}"
+        );
+        assert_eq!(
+            ssm::get_parameter(&c, r, "/amiforge/web/latest")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(e.ami.as_str())
+        );
+        assert_eq!(
+            images::launch_permissions(&c, r, &e.ami)
+                .await
+                .unwrap()
+                .account_ids,
+            ["111122223333"]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_named_by_validate_or_before_the_first_copy() {
+    let emu = Emulator::start(0.0);
+    let sbx = Sandbox::start();
+    let w = Workdir::new();
+    w.link(&amiforge_bin(), "packer-plugin-amiforge");
+    let with = |attrs: &str| {
+        format!(
+            "{}\nbuild {{\n  sources = [\"source.amazon-ebs.web\"]\n  post-processor \"amiforge-replicate\" {{\n{attrs}\n  }}\n}}\n",
+            source(&emu, &sbx)
+        )
+    };
+    let cases: &[(&str, &str)] = &[
+        (
+            "regions = [\"eu-west-1\", \"eu_west_2\"]",
+            "regions[1]: \"eu_west_2\" is not a region name",
+        ),
+        (
+            "regions = [\"eu-west-1\"]\n    account_ids = [\"12345\"]",
+            "account_ids[0]: \"12345\" is not a 12-digit AWS account id",
+        ),
+        (
+            "regions = [\"eu-west-1\"]\n    org_arns = [\"o-abc\"]",
+            "org_arns[0]: \"o-abc\" is not an organization ARN",
+        ),
+        (
+            "regions = [\"eu-west-1\"]\n    public = true\n    account_ids = [\"111122223333\"]",
+            "public: public = true shares with everyone",
+        ),
+        (
+            "regions = [\"eu-west-1\"]\n    region_kms_key_ids = { \"eu-west-1\" = \"arn:aws:kms:us-east-1:123456789012:key/abc\" }",
+            "region_kms_key_ids[\"eu-west-1\"]",
+        ),
+        (
+            "regions = [\"eu-west-1\"]\n    strategy = \"forever\"",
+            "strategy: \"forever\"",
+        ),
+        (
+            "regions = [\"eu-west-1\"]\n    deprecate_after = \"soon\"",
+            "deprecate_after: \"soon\" is not a duration",
+        ),
+    ];
+    for (attrs, want) in cases {
+        w.write("t.pkr.hcl", &with(attrs));
+        packer(&w, &emu, &["validate", "t.pkr.hcl"])
+            .assert_failed()
+            .assert_contains(want);
+    }
+    // what only AWS can answer fails before any copy starts, naming the attribute
+    w.write(
+        "t.pkr.hcl",
+        &with("regions = [\"eu-west-1\"]\n    region_kms_key_ids = { \"eu-west-1\" = \"alias/does-not-exist\" }\n    manifest_path = \"m.json\""),
+    );
+    packer(&w, &emu, &["build", "-color=false", "t.pkr.hcl"])
+        .assert_failed()
+        .assert_contains(
+            "region_kms_key_ids[\"eu-west-1\"]: alias/does-not-exist not usable in eu-west-1",
+        );
+    let copies = emu
+        .log()
+        .iter()
+        .filter(|e| e["action"] == "CopyImage" && e["region"] == "eu-west-1")
+        .count();
+    assert_eq!(copies, 0, "no replication copy may start");
+}
