@@ -13,28 +13,13 @@ pub const MAX_ATTEMPTS: u32 = 10;
 
 /// Loads the shared AWS configuration (home region `region`).
 pub async fn load(region: &str) -> SdkConfig {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
-        .region(Region::new(region.to_string()))
-        .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
-        .load()
-        .await
+    loader(region).load().await
 }
 
 /// A configuration for an explicit endpoint with fixed test credentials (emulators, tests): no
 /// environment, profile or IMDS lookups.
 pub async fn load_for_endpoint(region: &str, endpoint: &str) -> SdkConfig {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
-        .region(Region::new(region.to_string()))
+    loader(region)
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_ec2::config::Credentials::new(
             "testing",
@@ -43,9 +28,20 @@ pub async fn load_for_endpoint(region: &str, endpoint: &str) -> SdkConfig {
             None,
             "amiforge-test",
         ))
-        .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
         .load()
         .await
+}
+
+/// What every configuration shares: rustls (ring) HTTPS, the home region, adaptive retry.
+fn loader(region: &str) -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .region(Region::new(region.to_string()))
+        .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
 }
 
 /// Per-region clients over one configuration (created on first use, then reused).

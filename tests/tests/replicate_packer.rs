@@ -14,7 +14,17 @@ use amiforge_e2e::sandbox::Sandbox;
 
 const REGIONS: [&str; 3] = ["eu-west-1", "us-west-2", "ap-southeast-2"];
 
-fn source(emu: &Emulator, sbx: &Sandbox) -> String {
+/// The amazon-ebs source on the emulator; with a sandbox its SSH goes there, without one the
+/// build has no communicator.
+fn source(emu: &Emulator, sbx: Option<&Sandbox>) -> String {
+    let communicator = match sbx {
+        Some(sbx) => format!(
+            "ssh_username = \"admin\"\n  ssh_host = \"127.0.0.1\"\n  ssh_port = {}\n  ssh_private_key_file = \"{}\"\n  ssh_timeout = \"30s\"",
+            sbx.port,
+            sbx.key.display()
+        ),
+        None => "communicator = \"none\"".to_string(),
+    };
     format!(
         r#"source "amazon-ebs" "web" {{
   region                      = "us-east-1"
@@ -27,11 +37,7 @@ fn source(emu: &Emulator, sbx: &Sandbox) -> String {
   source_ami                  = "{BASE_AMI}"
   instance_type               = "t3.micro"
   ami_name                    = "web-{{{{timestamp}}}}"
-  ssh_username                = "admin"
-  ssh_host                    = "127.0.0.1"
-  ssh_port                    = {port}
-  ssh_private_key_file        = "{key}"
-  ssh_timeout                 = "30s"
+  {communicator}
   aws_polling {{
     delay_seconds = 1
     max_attempts  = 60
@@ -39,8 +45,6 @@ fn source(emu: &Emulator, sbx: &Sandbox) -> String {
 }}
 "#,
         endpoint = emu.endpoint(),
-        port = sbx.port,
-        key = sbx.key.display()
     )
 }
 
@@ -100,7 +104,7 @@ build {{
   }}
 }}
 "#,
-        src = source(&emu, &sbx),
+        src = source(&emu, Some(&sbx)),
         r0 = REGIONS[0],
         r1 = REGIONS[1],
         r2 = REGIONS[2],
@@ -168,13 +172,12 @@ build {{
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_is_named_by_validate_or_before_the_first_copy() {
     let emu = Emulator::start(0.0);
-    let sbx = Sandbox::start();
     let w = Workdir::new();
     w.link(&amiforge_bin(), "packer-plugin-amiforge");
     let with = |attrs: &str| {
         format!(
             "{}\nbuild {{\n  sources = [\"source.amazon-ebs.web\"]\n  post-processor \"amiforge-replicate\" {{\n{attrs}\n  }}\n}}\n",
-            source(&emu, &sbx)
+            source(&emu, None)
         )
     };
     let cases: &[(&str, &str)] = &[
@@ -229,4 +232,65 @@ async fn bad_input_is_named_by_validate_or_before_the_first_copy() {
         .filter(|e| e["action"] == "CopyImage" && e["region"] == "eu-west-1")
         .count();
     assert_eq!(copies, 0, "no replication copy may start");
+}
+
+/// When a later post-processor tells Packer not to keep its input, Packer calls our artifact's
+/// Destroy: every copy is deregistered and its snapshots deleted; the build's own AMI stays
+/// (replicate asked Packer to keep it).
+#[tokio::test(flavor = "multi_thread")]
+async fn packer_destroying_the_artifact_deletes_every_copy() {
+    let emu = Emulator::start(0.0);
+    let c = clients(&emu).await;
+    let w = Workdir::new();
+    w.link(&amiforge_bin(), "packer-plugin-amiforge");
+    let t = format!(
+        r#"{src}
+build {{
+  sources = ["source.amazon-ebs.web"]
+  post-processors {{
+    post-processor "amiforge-replicate" {{
+      regions       = ["eu-west-1", "us-west-2"]
+      manifest_path = "out/manifest.json"
+    }}
+    post-processor "artifice" {{
+      files               = ["out/manifest.json"]
+      keep_input_artifact = false
+    }}
+  }}
+}}
+"#,
+        src = source(&emu, None)
+    );
+    w.write("t.pkr.hcl", &t);
+    packer(&w, &emu, &["build", "-color=false", "t.pkr.hcl"])
+        .assert_ok()
+        .assert_contains("amiforge-replicate: 3 region(s) ready");
+    let m: Manifest =
+        serde_json::from_slice(&std::fs::read(w.path().join("out/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(m.regions.len(), 3);
+    for (region, e) in &m.regions {
+        let image = images::describe(&c, region, &e.ami).await.unwrap();
+        let owned = c
+            .ec2(region)
+            .describe_snapshots()
+            .owner_ids("self")
+            .send()
+            .await
+            .unwrap();
+        let left: Vec<&str> = owned
+            .snapshots()
+            .iter()
+            .filter_map(|s| s.snapshot_id())
+            .filter(|id| e.snapshots.iter().any(|x| x == id))
+            .collect();
+        if e.source {
+            assert!(image.is_some(), "{region}: the build's own AMI is kept");
+            assert_eq!(left.len(), e.snapshots.len(), "{region}: its snapshots too");
+        } else {
+            assert!(image.is_none(), "{region}: copy {} deregistered", e.ami);
+            assert!(left.is_empty(), "{region}: snapshots deleted: {left:?}");
+            assert!(!e.snapshots.is_empty());
+        }
+    }
 }
