@@ -73,11 +73,14 @@ impl Emulator {
                 Some(Ok(_)) => {}
                 _ => {
                     let _ = child.kill();
+                    let _ = std::fs::remove_file(&seed);
                     panic!("the emulator did not start (is moto installed? run tests/setup.sh)");
                 }
             }
             assert!(Instant::now() < deadline, "emulator start timed out");
         }
+        // read at start-up only
+        let _ = std::fs::remove_file(&seed);
         Emulator { port, child }
     }
 
