@@ -9,7 +9,7 @@ pub const SNAPSHOT_GB_MONTH: f64 = 0.05;
 pub const TRANSFER_GB: f64 = 0.02;
 
 /// The estimate recorded in the manifest and printed in Packer's UI.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     /// Sum of the source AMI's snapshot sizes (what each copy stores; snapshots are incremental
     /// in practice, so this is an upper bound).

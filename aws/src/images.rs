@@ -34,6 +34,15 @@ pub struct ImageInfo {
     pub tags: BTreeMap<String, String>,
     pub deprecation_time: Option<String>,
     pub public: bool,
+    /// `EnaSupport` (None: not reported).
+    pub ena_support: Option<bool>,
+    /// `uefi`, `legacy-bios`, `uefi-preferred`.
+    pub boot_mode: Option<String>,
+    /// `v2.0` when instances launched from it require IMDSv2.
+    pub imds_support: Option<String>,
+    pub architecture: Option<String>,
+    /// `windows` for Windows AMIs.
+    pub platform: Option<String>,
 }
 
 fn info(region: &str, i: &aws_sdk_ec2::types::Image) -> ImageInfo {
@@ -72,6 +81,11 @@ fn info(region: &str, i: &aws_sdk_ec2::types::Image) -> ImageInfo {
             .collect(),
         deprecation_time: i.deprecation_time().map(str::to_string),
         public: i.public().unwrap_or(false),
+        ena_support: i.ena_support(),
+        boot_mode: i.boot_mode().map(|b| b.as_str().to_string()),
+        imds_support: i.imds_support().map(|b| b.as_str().to_string()),
+        architecture: i.architecture().map(|a| a.as_str().to_string()),
+        platform: i.platform().map(|p| p.as_str().to_string()),
     }
 }
 

@@ -13,6 +13,10 @@ pub const SOURCE_AMI: &str = "amiforge:source-ami";
 pub const BUILD_NAME: &str = "amiforge:build-name";
 pub const BUILD_TIME: &str = "amiforge:build-time";
 pub const RUN_ID: &str = "amiforge:run-id";
+/// The validator run a test resource belongs to (instances, volumes, key pairs, security groups).
+pub const VALIDATOR_RUN: &str = "amiforge:validator-run";
+/// When a test resource may be removed by anyone's `sweep` (RFC 3339): its run is long over.
+pub const EXPIRES_AT: &str = "amiforge:expires-at";
 pub const PROFILE_SHA256: &str = "amiforge:hardening-profile-sha256";
 pub const REPORT_SHA256: &str = "amiforge:hardening-report-sha256";
 

@@ -24,6 +24,15 @@ What this file owns
            ``TagSpecifications`` for image and snapshot; CreateImage accepts ``snapshot``
            TagSpecifications (moto: 500).  DescribeImages block-device mappings report ``Encrypted``.
     EXT 7  ``--seed-amis FILE`` loads a known AMI list (optionally per region) instead of moto's ~1,300.
+    EXT 8  Image attributes: ``EnaSupport`` (new), ``BootMode``, ``ImdsSupport`` can be seeded, are set
+           by RegisterImage, and are inherited by CopyImage copies and by CreateImage images (through
+           the instance, which takes them from its AMI; ModifyInstanceAttribute ``EnaSupport`` /
+           ``SriovNetSupport`` are stored instead of wiping the instance's security groups as moto
+           does).  ``POST /__emulator/image`` overrides them and ``CreationDate`` on an existing image.
+    EXT 9  Instance lifecycle: ``pending`` for ``launch_seconds``, then ``running``; status checks
+           ``initializing`` for ``status_seconds``, then ``ok`` (or ``impaired``/``stuck`` per
+           ``instance_faults``), all by the clock.  RunInstances ``ClientToken`` idempotency.
+           DeleteSecurityGroup of a group a non-terminated instance uses -> ``DependencyViolation``.
 * The fault-injection / control API under ``/__emulator/`` (EXT 6), never forwarded to moto.
 
 CLI:  python3 emulator.py --port PORT [--copy-seconds N] [--seed-amis FILE] [--seed N]
@@ -73,6 +82,11 @@ class EmulatorState:
         self.log: list[dict[str, Any]] = []
         # EXT 3: (account, region, client_token) -> (fingerprint, image_id)
         self.copy_tokens: dict[tuple[str, str, str], tuple[tuple, str]] = {}
+        # EXT 9: instance lifecycle knobs (read once per RunInstances) + RunInstances ClientTokens
+        self.launch_seconds = 0.0
+        self.status_seconds = 0.0
+        self.instance_faults: list[dict[str, str]] = []
+        self.run_tokens: dict[tuple[str, str, str], tuple[str, str]] = {}
 
     def now(self) -> float:
         return round(time.monotonic() - self.t0, 3)
@@ -97,6 +111,59 @@ def _pending_fraction(obj: Any) -> float | None:
 
 def _iso_ms(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+# EXT 8: image attributes AWS keeps on CopyImage / CreateImage copies, and their valid values.
+IMAGE_ATTRS = ("ena_support", "boot_mode", "imds_support")
+BOOT_MODES = ("legacy-bios", "uefi", "uefi-preferred")
+IMDS_SUPPORT = ("v2.0",)
+
+
+def check_image_attr(key: str, value: Any) -> Any:
+    """Validated value of an EXT 8 image attribute (None = unset); ValueError when invalid."""
+    if key == "ena_support" and value is not None and not isinstance(value, bool):
+        raise ValueError(f"ena_support must be true, false or null, got {value!r}")
+    if key == "boot_mode" and value is not None and value not in BOOT_MODES:
+        raise ValueError(f"boot_mode must be one of {BOOT_MODES} or null, got {value!r}")
+    if key == "imds_support" and value is not None and value not in IMDS_SUPPORT:
+        raise ValueError(f"imds_support must be one of {IMDS_SUPPORT} or null, got {value!r}")
+    return value
+
+
+def copy_image_attrs(dst: Any, src: Any) -> None:
+    """EXT 8: dst gets src's ena_support / boot_mode / imds_support (src: an Ami or an Instance)."""
+    for key in IMAGE_ATTRS:
+        setattr(dst, key, getattr(src, key, None))
+
+
+# EXT 9: instance lifecycle.  An instance's InstanceState carries `_emu_running_at` (monotonic time it
+# turns running) while launching; the Instance carries its status window and fault (see run_instances).
+INSTANCE_FAULT_STATUSES = ("impaired", "stuck")
+
+
+def _launching(state: Any) -> bool:
+    running_at = state.__dict__.get("_emu_running_at")
+    return running_at is not None and time.monotonic() < running_at
+
+
+def _reachability(status: str, detail: str, since: datetime | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"Name": "reachability", "Status": detail}
+    if since is not None:
+        item["ImpairedSince"] = since
+    return {"Status": status, "Details": [item]}
+
+
+def instance_check(inst: Any, system: bool) -> dict[str, Any]:
+    """InstanceStatus (system=False) / SystemStatus (system=True) of DescribeInstanceStatus, by clock."""
+    if inst.state_code != 16:                       # pending, stopped, terminated, ...
+        return {"Status": "not-applicable"}
+    fault = inst.__dict__.get("_emu_fault")
+    ready_at = inst.__dict__.get("_emu_ready_at")   # running_at + status_seconds
+    if fault == "stuck" or (ready_at is not None and time.monotonic() < ready_at):
+        return _reachability("initializing", "initializing")
+    if fault == "impaired" and not system:
+        return _reachability("impaired", "failed", inst.__dict__.get("_emu_impaired_since"))
+    return _reachability("ok", "passed")
 
 
 def install_moto_patches(seed_amis: list[dict[str, Any]] | None) -> None:
@@ -153,6 +220,7 @@ def install_moto_patches(seed_amis: list[dict[str, Any]] | None) -> None:
     Ami.last_launched_time = None      # EXT 4  (never set; moto does not track launches)
     Ami.source_image_id = None         # EXT 1  <sourceImageId> on copies (as AWS does)
     Ami.source_image_region = None     # EXT 1  <sourceImageRegion>
+    Ami.ena_support = None             # EXT 8  <enaSupport> (bool; boot_mode is moto's own <bootMode>)
 
     # EXT 5: block-device mappings report the snapshot's real encryption + size.
     def block_device_mappings(self: Any) -> list[dict[str, Any]]:
@@ -178,11 +246,17 @@ def install_moto_patches(seed_amis: list[dict[str, Any]] | None) -> None:
 
         allowed = set(inspect.signature(Ami.__init__).parameters) - {"self", "ec2_backend", "instance",
                                                                      "source_ami"} | {"regions"}
+        allowed |= set(IMAGE_ATTRS)    # EXT 8: set after construction (boot_mode is also an Ami arg)
         for entry in seed_amis:
             unknown = set(entry) - allowed
             if "ami_id" not in entry or unknown:
                 raise SystemExit(f"--seed-amis: bad entry {entry!r}: needs ami_id; unknown keys "
                                  f"{sorted(unknown)}; allowed {sorted(allowed)}")
+            try:
+                for key in IMAGE_ATTRS:
+                    check_image_attr(key, entry.get(key))
+            except ValueError as e:
+                raise SystemExit(f"--seed-amis: bad entry {entry!r}: {e}")
 
         def load_seeded(self: Any) -> None:
             for entry in seed_amis:
@@ -193,13 +267,19 @@ def install_moto_patches(seed_amis: list[dict[str, Any]] | None) -> None:
                 kw.setdefault("owner_alias", "amazon")
                 if isinstance(kw.get("creation_date"), str):
                     kw["creation_date"] = default_timestamp_parser(kw["creation_date"])
+                attrs = {key: kw.pop(key) for key in IMAGE_ATTRS if key in kw}
                 ami = Ami(self, **kw)
+                for key, value in attrs.items():          # EXT 8
+                    setattr(ami, key, value)
                 self.amis[ami.id] = ami
 
         AmiBackend._load_amis = load_seeded
         amis_mod.AMIS = []
 
     # ---- EXT 5: CreateImage with TagSpecifications for "snapshot" (moto raises NotImplementedError) --
+    # ---- EXT 8: ... and the image inherits ena_support/boot_mode/imds_support from the instance, which
+    #             got them from its AMI at RunInstances (ena_support may be changed by
+    #             ModifyInstanceAttribute EnaSupport, as Packer's amazon-ebs `ena_support` does).
     orig_create_image = AmiBackend.create_image
 
     def create_image(self: Any, instance_id: str, name: str, description: str,
@@ -210,6 +290,7 @@ def install_moto_patches(seed_amis: list[dict[str, Any]] | None) -> None:
         ami = orig_create_image(self, instance_id, name, description, tag_specifications=rest)
         for t in snap_tags:
             ami.ebs_snapshot.add_tag(t["Key"], t["Value"])
+        copy_image_attrs(ami, self.get_instance(instance_id))
         return ami
 
     AmiBackend.create_image = create_image
@@ -295,6 +376,7 @@ def install_moto_patches(seed_amis: list[dict[str, Any]] | None) -> None:
         ami = backend.copy_image(source_image_id, source_region, name, description)
         ami.source_image_id = source_image_id
         ami.source_image_region = source_region
+        copy_image_attrs(ami, source_ami)                         # EXT 8: AWS keeps these on copies
         snap = ami.ebs_snapshot
         snap.encrypted, snap.kms_key_id = snap_encrypted, snap_kms
         snap.volume.size = source_snap.volume_size
@@ -383,14 +465,24 @@ def install_moto_patches(seed_amis: list[dict[str, Any]] | None) -> None:
     AmisResponse.describe_image_attribute = describe_image_attribute
 
     # ---- EXT 4: ImdsSupport on RegisterImage / ModifyImageAttribute; Description on ModifyImageAttribute
+    # ---- EXT 8: EnaSupport / BootMode on RegisterImage (moto ignores both)
     orig_register = AmisResponse.register_image
     orig_modify = AmisResponse.modify_image_attribute
 
     def register_image(self: Any) -> ActionResult:
+        ena = self._get_bool_param("EnaSupport")
+        boot_mode = self._get_param("BootMode") or None
+        if boot_mode is not None and boot_mode not in BOOT_MODES:
+            raise EC2ClientError("InvalidParameterValue",
+                                 f"Value ({boot_mode}) for parameter BootMode is invalid.")
         result = orig_register(self)
+        ami = self.ec2_backend.amis[result.result["ImageId"]]
         imds = self._get_param("ImdsSupport")
         if imds:
-            self.ec2_backend.amis[result.result["ImageId"]].imds_support = imds
+            ami.imds_support = imds
+        ami.ena_support = ena
+        if boot_mode is not None:
+            ami.boot_mode = boot_mode
         return result
 
     def modify_image_attribute(self: Any) -> ActionResult:
@@ -415,6 +507,147 @@ def install_moto_patches(seed_amis: list[dict[str, Any]] | None) -> None:
 
     AmisResponse.register_image = register_image
     AmisResponse.modify_image_attribute = modify_image_attribute
+
+    install_instance_patches()
+
+
+def install_instance_patches() -> None:
+    """EXT 9 (instance lifecycle, RunInstances ClientToken, DeleteSecurityGroup in use) and the
+    instance side of EXT 8 (the image attributes an instance carries over to CreateImage)."""
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.core.utils import utcnow
+    from moto.ec2.exceptions import DependencyViolationError, EC2ClientError
+    from moto.ec2.models.instances import Instance, InstanceBackend, InstanceState
+    from moto.ec2.responses.instances import InstanceResponse
+    from moto.ec2.responses.security_groups import SecurityGroups
+
+    # ---- EXT 9: pending -> running by the clock ----------------------------------------------------
+    # InstanceState.name/code become properties.  While `_emu_running_at` lies in the future a stored
+    # running/16 reads as pending/0.  Any explicit transition moto makes (stop, terminate, start,
+    # reboot: all assign `name`) ends the simulated launch, so a terminated instance is never pending.
+    def state_name_get(self: Any) -> str:
+        name = self.__dict__.get("_emu_name", "pending")
+        return "pending" if name == "running" and _launching(self) else name
+
+    def state_name_set(self: Any, value: str) -> None:
+        self.__dict__["_emu_name"] = value
+        self.__dict__.pop("_emu_running_at", None)
+
+    def state_code_get(self: Any) -> int:
+        code = self.__dict__.get("_emu_code", 0)
+        return 0 if code == 16 and _launching(self) else code
+
+    def state_code_set(self: Any, value: int) -> None:
+        self.__dict__["_emu_code"] = value
+
+    InstanceState.name = property(state_name_get, state_name_set)
+    InstanceState.code = property(state_code_get, state_code_set)
+
+    # ---- EXT 9: status checks initializing -> ok (or impaired / stuck) by the clock -----------------
+    Instance.instance_status = property(lambda self: instance_check(self, system=False))
+    Instance.system_status = property(lambda self: instance_check(self, system=True))
+
+    # ---- EXT 8: instances carry their AMI's attributes (<enaSupport>, <bootMode> in DescribeInstances)
+    Instance.ena_support = None
+    Instance.boot_mode = None
+    Instance.imds_support = None       # not serialized (no such Instance member); kept for CreateImage
+
+    # ---- EXT 9 + EXT 8: RunInstances (backend level, so every launch path gets it) -----------------
+    orig_run = InstanceBackend.run_instances
+
+    def run_instances(self: Any, image_id: str, count: int, user_data: Any,
+                      security_group_names: list[str], **kwargs: Any) -> Any:
+        reservation = orig_run(self, image_id, count, user_data, security_group_names, **kwargs)
+        with STATE.lock:   # values in effect now apply to these instances for their whole life
+            launch, status = STATE.launch_seconds, STATE.status_seconds
+            faults = list(STATE.instance_faults)
+        now, wall = time.monotonic(), utcnow()
+        for inst in reservation.instances:
+            ami = self.amis.get(inst.image_id)
+            if ami is not None:
+                copy_image_attrs(inst, ami)
+            fault = next((f["status"] for f in faults if f["region"] in ("*", self.region_name)
+                          and f["ami"] in ("*", inst.image_id)), None)
+            if launch > 0:
+                inst._state._emu_running_at = now + launch
+            inst._emu_ready_at = now + launch + status
+            inst._emu_fault = fault
+            inst._emu_impaired_since = wall + timedelta(seconds=launch + status)
+        return reservation
+
+    InstanceBackend.run_instances = run_instances
+
+    # ---- EXT 9: RunInstances ClientToken idempotency (moto stores the token, launches again) -------
+    orig_run_response = InstanceResponse.run_instances
+
+    def run_instances_response(self: Any) -> ActionResult:
+        token = self._get_param("ClientToken") or None
+        if not token:
+            return orig_run_response(self)
+        backend = self.ec2_backend
+        key = (backend.account_id, backend.region_name, token)
+        fingerprint = json.dumps({k: v for k, v in self.params.items()
+                                  if k not in ("ClientToken", "DryRun")}, sort_keys=True, default=str)
+        with STATE.lock:
+            seen = STATE.run_tokens.get(key)
+        if seen is not None and seen[1] in backend.reservations:
+            self.error_on_dryrun()
+            if seen[0] != fingerprint:
+                raise EC2ClientError("IdempotentParameterMismatch",
+                                     "Client token was already used with different parameters.")
+            return ActionResult(backend.reservations[seen[1]])
+        result = orig_run_response(self)
+        with STATE.lock:
+            STATE.run_tokens[key] = (fingerprint, result.result.id)
+        return result
+
+    InstanceResponse.run_instances = run_instances_response
+
+    # ---- EXT 8: ModifyInstanceAttribute EnaSupport / SriovNetSupport --------------------------------
+    # moto has no handler for them and falls through to its security-group handler, which silently
+    # REMOVES all of the instance's security groups.  Packer's amazon-ebs sends them for
+    # `ena_support` / `sriov_support`.
+    orig_modify_instance = InstanceResponse.modify_instance_attribute
+    Instance.VALID_ATTRIBUTES = Instance.VALID_ATTRIBUTES | {"enaSupport"}   # DescribeInstanceAttribute
+
+    def modify_instance_attribute(self: Any) -> Any:
+        ena = (self._get_param("EnaSupport") or {}).get("Value")
+        sriov = (self._get_param("SriovNetSupport") or {}).get("Value")
+        attr, value = self._get_param("Attribute"), self._get_param("Value")
+        if attr == "enaSupport":
+            ena = str(value).lower() == "true"
+        elif attr == "sriovNetSupport":
+            sriov = value
+        if ena is None and sriov is None:
+            return orig_modify_instance(self)
+        self.error_on_dryrun()
+        inst = self.ec2_backend.get_instance(self._get_param("InstanceId"))
+        if ena is not None:
+            inst.ena_support = str(ena).lower() == "true"
+        if sriov is not None:
+            inst.sriov_net_support = sriov
+        return EmptyResult()
+
+    InstanceResponse.modify_instance_attribute = modify_instance_attribute
+
+    # ---- EXT 9: DeleteSecurityGroup of a group a non-terminated instance uses -> DependencyViolation -
+    orig_delete_sg = SecurityGroups.delete_security_group
+
+    def delete_security_group(self: Any) -> ActionResult:
+        backend = self.ec2_backend
+        group_id, name = self._get_param("GroupId"), self._get_param("GroupName")
+        self.error_on_dryrun()
+        if group_id:
+            group = backend.get_security_group_from_id(group_id)
+        else:
+            group = backend.get_security_group_by_name_or_id(name) if name else None
+        users = [inst.id for inst in backend.all_instances() if inst.state != "terminated"
+                 and group is not None and any(g.id == group.id for g in inst.security_groups)]
+        if users:
+            raise DependencyViolationError(f"resource {group.id} has a dependent object")
+        return orig_delete_sg(self)
+
+    SecurityGroups.delete_security_group = delete_security_group
 
 
 # --------------------------------------------------------------------------------------------------
@@ -498,8 +731,10 @@ class EmulatorMiddleware:
             return self._json(start_response, 200, {"ok": True})
         if path == "config" and method == "GET":
             with STATE.lock:
-                return self._json(start_response, 200, {"copy_seconds": STATE.copy_seconds,
-                                                         "seed": STATE.seed, "faults": STATE.faults})
+                return self._json(start_response, 200, {
+                    "copy_seconds": STATE.copy_seconds, "seed": STATE.seed, "faults": STATE.faults,
+                    "launch_seconds": STATE.launch_seconds, "status_seconds": STATE.status_seconds,
+                    "instance_faults": STATE.instance_faults})
         if path == "config" and method == "POST":
             try:
                 cfg = json.loads(_read_body(environ) or b"{}")
@@ -507,6 +742,12 @@ class EmulatorMiddleware:
             except (ValueError, TypeError, KeyError) as e:
                 return self._json(start_response, 400, {"error": str(e)})
             return self._json(start_response, 200, {"ok": True})
+        if path == "image" and method == "POST":
+            try:
+                status, payload = override_image(json.loads(_read_body(environ) or b"{}"))
+            except (ValueError, TypeError) as e:
+                return self._json(start_response, 400, {"error": str(e)})
+            return self._json(start_response, status, payload)
         if path == "reset" and method == "POST":
             reset_everything()
             return self._json(start_response, 200, {"ok": True})
@@ -634,10 +875,39 @@ class EmulatorMiddleware:
         return [data]
 
 
+def _seconds(cfg: dict[str, Any], key: str) -> float:
+    value = cfg[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e9:
+        raise ValueError(f"{key} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
+def parse_instance_faults(raw: Any) -> list[dict[str, str]]:
+    """EXT 9: validated `instance_faults` rules ({"region", "ami", "status"}; region/ami default "*")."""
+    if not isinstance(raw, list):
+        raise ValueError("instance_faults must be a list")
+    rules = []
+    for rule in raw:
+        if not isinstance(rule, dict) or set(rule) - {"region", "ami", "status"}:
+            raise ValueError(f"instance fault rule {rule!r}: allowed keys are region, ami, status")
+        region, ami, status = rule.get("region", "*"), rule.get("ami", "*"), rule.get("status")
+        if status not in INSTANCE_FAULT_STATUSES:
+            raise ValueError(f"instance fault status must be one of {INSTANCE_FAULT_STATUSES}, got {status!r}")
+        if not isinstance(region, str) or not region:
+            raise ValueError(f"instance fault region must be \"*\" or a region name, got {region!r}")
+        if not isinstance(ami, str) or not (ami == "*" or ami.startswith("ami-")):
+            raise ValueError(f"instance fault ami must be \"*\" or an ami-... id, got {ami!r}")
+        rules.append({"region": region, "ami": ami, "status": status})
+    return rules
+
+
 def apply_config(cfg: dict[str, Any]) -> None:
-    """POST /__emulator/config.  `faults` (if present) replaces the list; `seed` reseeds the RNG."""
+    """POST /__emulator/config.  `faults` (if present) replaces the list; `seed` reseeds the RNG;
+    `instance_faults` (if present) replaces that list.  EXT 9 keys are validated before anything changes."""
     if not isinstance(cfg, dict):
         raise ValueError("config must be a JSON object")
+    lifecycle = {key: _seconds(cfg, key) for key in ("launch_seconds", "status_seconds") if key in cfg}
+    instance_faults = parse_instance_faults(cfg["instance_faults"]) if "instance_faults" in cfg else None
     faults = None
     if "faults" in cfg:
         faults = []
@@ -663,21 +933,67 @@ def apply_config(cfg: dict[str, Any]) -> None:
             STATE.copy_seconds = max(0.0, float(cfg["copy_seconds"]))
         if faults is not None:
             STATE.faults = faults
+        for key, value in lifecycle.items():
+            setattr(STATE, key, value)
+        if instance_faults is not None:
+            STATE.instance_faults = instance_faults
         if faults is not None or "seed" in cfg:
             STATE.seed = int(cfg.get("seed", 1))
             STATE.rng = random.Random(STATE.seed)
 
 
+def override_image(cfg: Any) -> tuple[int, dict[str, Any]]:
+    """EXT 8, POST /__emulator/image: overwrite attributes of an existing image (account 123456789012).
+    -> (HTTP status, JSON payload); ValueError/TypeError -> 400."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.parse import default_timestamp_parser
+    from moto.ec2.models import ec2_backends
+
+    if not isinstance(cfg, dict):
+        raise ValueError("body must be a JSON object")
+    unknown = set(cfg) - {"region", "image_id", "creation_date", *IMAGE_ATTRS}
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(unknown)}; allowed: region, image_id, creation_date, "
+                         f"{', '.join(IMAGE_ATTRS)}")
+    region, image_id = cfg.get("region"), cfg.get("image_id")
+    if not isinstance(region, str) or not isinstance(image_id, str):
+        raise ValueError("region and image_id are required strings")
+    changes = {key: check_image_attr(key, cfg[key]) for key in IMAGE_ATTRS if key in cfg}
+    if "creation_date" in cfg:
+        if not isinstance(cfg["creation_date"], str):
+            raise ValueError("creation_date must be an ISO 8601 string")
+        try:
+            changes["creation_date"] = default_timestamp_parser(cfg["creation_date"])   # naive UTC
+        except Exception:
+            raise ValueError(f"creation_date {cfg['creation_date']!r} is not a timestamp")
+    try:
+        backend = ec2_backends[DEFAULT_ACCOUNT_ID][region]
+    except KeyError:
+        raise ValueError(f"unknown region {region!r}")
+    ami = backend.amis.get(image_id)
+    if ami is None:
+        return 404, {"error": f"image {image_id} not found in {region}"}
+    with STATE.lock:
+        for key, value in changes.items():
+            setattr(ami, key, value)
+    return 200, {"image_id": ami.id, "region": region,
+                 "creation_date": ami.creation_date.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                 **{key: getattr(ami, key) for key in IMAGE_ATTRS}}
+
+
 def reset_everything() -> None:
-    """POST /__emulator/reset: wipe moto state and all emulator state (copy_seconds back to 0)."""
+    """POST /__emulator/reset: wipe moto state and all emulator state (copy/launch/status seconds back
+    to 0, no faults, no ClientTokens)."""
     from moto.backends import get_backend
     for name in ("ec2", "kms", "ssm", "sts"):
         get_backend(name).reset()
     with STATE.lock:
         STATE.copy_tokens.clear()
+        STATE.run_tokens.clear()
         STATE.log.clear()
         STATE.faults = []
-        STATE.copy_seconds = 0.0
+        STATE.instance_faults = []
+        STATE.copy_seconds = STATE.launch_seconds = STATE.status_seconds = 0.0
         STATE.seed, STATE.rng = 1, random.Random(1)
 
 

@@ -11,7 +11,7 @@ EMU_SEED_AMI=ami-0e1a1a1a1a1a1a1a1
 emulator_up() {
   local work=$1 copy=${2:-0} port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  printf '[{"ami_id": "%s", "name": "base", "owner_id": "136693071363", "public": true, "architecture": "x86_64", "root_device_type": "ebs"}]\n' \
+  printf '[{"ami_id": "%s", "name": "base", "owner_id": "136693071363", "public": true, "architecture": "x86_64", "root_device_type": "ebs", "ena_support": true, "imds_support": "v2.0", "boot_mode": "uefi"}]\n' \
     "$EMU_SEED_AMI" > "$work/seed-amis.json"
   "$EMU_PYTHON" "$EMU_DIR/emulator.py" --port "$port" --copy-seconds "$copy" \
     --seed-amis "$work/seed-amis.json" > "$work/emulator.log" 2>&1 &

@@ -25,12 +25,14 @@ from botocore.config import Config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ACCOUNT = "123456789012"
+SEED_LINUX, SEED_WIN = "ami-0e1a1a1a1a1a1a1a1", "ami-0e2b2b2b2b2b2b2b2"
 SEED_AMIS = [
-    {"ami_id": "ami-0e1a1a1a1a1a1a1a1", "name": "seed-linux", "owner_id": "137112412989",
+    {"ami_id": SEED_LINUX, "name": "seed-linux", "owner_id": "137112412989",
      "public": True, "virtualization_type": "hvm", "architecture": "x86_64",
-     "root_device_type": "ebs", "creation_date": "2024-01-01T00:00:00.000Z"},
-    {"ami_id": "ami-0e2b2b2b2b2b2b2b2", "name": "seed-windows-west2", "platform": "windows",
-     "owner_id": "801119661308", "public": True, "regions": ["us-west-2"]},
+     "root_device_type": "ebs", "creation_date": "2024-01-01T00:00:00.000Z",
+     "ena_support": True, "imds_support": "v2.0", "boot_mode": "uefi"},
+    {"ami_id": SEED_WIN, "name": "seed-windows-west2", "platform": "windows",
+     "owner_id": "801119661308", "public": True, "regions": ["us-west-2"], "boot_mode": "legacy-bios"},
 ]
 
 RESULTS: list[tuple[bool, str]] = []
@@ -93,6 +95,13 @@ class Emu:
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, json.loads(r.read() or b"null")
 
+    def control_status(self, path: str, payload: Any) -> int:
+        """HTTP status of a control POST (errors included)."""
+        try:
+            return self.control(path, payload)[0]
+        except urllib.error.HTTPError as e:
+            return e.code
+
     def stop(self) -> int | None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -125,6 +134,37 @@ def snapshot_of(ec2: Any, image_id: str) -> dict[str, Any]:
 
 def own_image_ids(ec2: Any) -> set[str]:
     return {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]}
+
+
+def image_attrs(ec2: Any, image_id: str) -> dict[str, Any]:
+    """The EXT 8 attributes DescribeImages reports (absent keys stay absent)."""
+    img = ec2.describe_images(ImageIds=[image_id])["Images"][0]
+    return {k: img[k] for k in ("EnaSupport", "BootMode", "ImdsSupport") if k in img}
+
+
+def launch(ec2: Any, image_id: str, **kw: Any) -> dict[str, Any]:
+    return ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1, **kw)["Instances"][0]
+
+
+def describe_instance(ec2: Any, instance_id: str) -> dict[str, Any]:
+    return ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+
+
+def instance_ids(ec2: Any, filters: list[dict[str, Any]]) -> set[str]:
+    return {i["InstanceId"] for r in ec2.describe_instances(Filters=filters)["Reservations"] for i in r["Instances"]}
+
+
+def instance_status(ec2: Any, instance_id: str, include_all: bool = False) -> list[dict[str, Any]]:
+    return ec2.describe_instance_status(InstanceIds=[instance_id], IncludeAllInstances=include_all)["InstanceStatuses"]
+
+
+def client_error(fn: Callable[[], Any]) -> tuple[str, int]:
+    """(code, HTTP status) of the ClientError fn raises, or ("no error", 200)."""
+    try:
+        fn()
+    except botocore.exceptions.ClientError as e:
+        return err_code(e)
+    return "no error", 200
 
 
 def run(emu: Emu) -> None:
@@ -327,7 +367,7 @@ def run(emu: Emu) -> None:
             check("deprecation of unknown AMI -> InvalidAMIID.NotFound", err_code(e)[0] == "InvalidAMIID.NotFound")
         a = use1.describe_image_attribute(ImageId=src, Attribute="imdsSupport")
         b = use1.describe_image_attribute(ImageId=src, Attribute="lastLaunchedTime")
-        other = usw2.copy_image(SourceImageId=src, SourceRegion="us-east-1", Name="no-imds")["ImageId"]
+        other = usw2.register_image(Name="no-imds")["ImageId"]
         c = usw2.describe_image_attribute(ImageId=other, Attribute="imdsSupport")
         check("DescribeImageAttribute imdsSupport / lastLaunchedTime answer 200",
               a["ImdsSupport"] == {"Value": "v2.0"} and b.get("LastLaunchedTime", {}) == {}
@@ -478,6 +518,219 @@ def run(emu: Emu) -> None:
 
     section("faults", faults)
 
+    # ---- EXT 8: image attributes --------------------------------------------------------------
+    def attributes() -> None:
+        seed, win = image_attrs(use1, SEED_LINUX), image_attrs(usw2, SEED_WIN)
+        created = use1.describe_images(ImageIds=[SEED_LINUX])["Images"][0]["CreationDate"]
+        check("--seed-amis ena_support/imds_support/boot_mode -> EnaSupport/ImdsSupport/BootMode (unset: omitted)",
+              seed == {"EnaSupport": True, "BootMode": "uefi", "ImdsSupport": "v2.0"}
+              and win == {"BootMode": "legacy-bios"} and created == "2024-01-01T00:00:00.000Z", f"{seed} {win} {created}")
+        reg = use1.register_image(Name="ena-off", EnaSupport=False, BootMode="legacy-bios")["ImageId"]
+        plain = use1.register_image(Name="plain")["ImageId"]
+        bad = client_error(lambda: use1.register_image(Name="bad-boot", BootMode="bios"))
+        check("RegisterImage EnaSupport=false (not omitted) / BootMode stored; bad BootMode -> 400",
+              image_attrs(use1, reg) == {"EnaSupport": False, "BootMode": "legacy-bios"}
+              and image_attrs(use1, plain) == {"BootMode": "uefi"} and bad == ("InvalidParameterValue", 400),
+              f"{image_attrs(use1, reg)} {image_attrs(use1, plain)} {bad}")
+        cp_seed = euw1.copy_image(SourceImageId=SEED_LINUX, SourceRegion="us-east-1", Name="cp-seed")["ImageId"]
+        cp_reg = use1.copy_image(SourceImageId=reg, SourceRegion="us-east-1", Name="cp-reg")["ImageId"]
+        check("CopyImage copies keep EnaSupport/BootMode/ImdsSupport",
+              image_attrs(euw1, cp_seed) == seed and image_attrs(use1, cp_reg) == image_attrs(use1, reg),
+              f"{image_attrs(euw1, cp_seed)} {image_attrs(use1, cp_reg)}")
+
+        inst = launch(use1, SEED_LINUX)["InstanceId"]
+        d = describe_instance(use1, inst)
+        img = use1.create_image(InstanceId=inst, Name="from-seed-instance")["ImageId"]
+        check("instance shows its AMI's EnaSupport/BootMode; CreateImage inherits all three",
+              d.get("EnaSupport") is True and d.get("BootMode") == "uefi" and image_attrs(use1, img) == seed,
+              f"instance {d.get('EnaSupport')}/{d.get('BootMode')}, image {image_attrs(use1, img)}")
+        sg = use1.create_security_group(GroupName="ena-sg", Description="ena")["GroupId"]
+        inst2 = launch(use1, SEED_LINUX, SecurityGroupIds=[sg])["InstanceId"]
+        use1.modify_instance_attribute(InstanceId=inst2, EnaSupport={"Value": False})   # Packer ena_support=false
+        use1.modify_instance_attribute(InstanceId=inst2, SriovNetSupport={"Value": "simple"})
+        d2 = describe_instance(use1, inst2)
+        attr = use1.describe_instance_attribute(InstanceId=inst2, Attribute="enaSupport").get("EnaSupport")
+        img2 = use1.create_image(InstanceId=inst2, Name="ena-modified")["ImageId"]
+        check("ModifyInstanceAttribute EnaSupport stored (security groups kept) and used by CreateImage",
+              d2.get("EnaSupport") is False and [g["GroupId"] for g in d2["SecurityGroups"]] == [sg]
+              and attr == {"Value": False}
+              and image_attrs(use1, img2) == {"EnaSupport": False, "BootMode": "uefi", "ImdsSupport": "v2.0"},
+              f"{d2.get('EnaSupport')} {d2['SecurityGroups']} {image_attrs(use1, img2)}")
+        use1.terminate_instances(InstanceIds=[inst, inst2])
+
+        status, body = emu.control("image", {"region": "eu-west-1", "image_id": cp_seed,
+                                             "creation_date": "2019-02-03T04:05:06.000Z", "ena_support": False,
+                                             "boot_mode": "legacy-bios", "imds_support": None})
+        img = euw1.describe_images(ImageIds=[cp_seed])["Images"][0]
+        check("POST /__emulator/image overrides CreationDate/EnaSupport/BootMode/ImdsSupport",
+              status == 200 and body["creation_date"] == "2019-02-03T04:05:06.000Z"
+              and img["CreationDate"] == "2019-02-03T04:05:06.000Z"
+              and image_attrs(euw1, cp_seed) == {"EnaSupport": False, "BootMode": "legacy-bios"}
+              and image_attrs(use1, SEED_LINUX) == seed, f"{img['CreationDate']} {image_attrs(euw1, cp_seed)}")
+        emu.control("image", {"region": "eu-west-1", "image_id": cp_seed, "ena_support": True})
+        partial = image_attrs(euw1, cp_seed)
+        codes = [emu.control_status("image", body) for body in (
+            {"region": "eu-west-1", "image_id": "ami-00000000000000000", "ena_support": True},
+            {"region": "eu-west-1", "image_id": cp_seed, "architecture": "arm64"},
+            {"region": "eu-west-1", "image_id": cp_seed, "boot_mode": "bios"},
+            {"region": "eu-west-1", "image_id": cp_seed, "ena_support": "yes"},
+            {"region": "eu-west-1", "image_id": cp_seed, "creation_date": "last tuesday"},
+            {"region": "mars-1", "image_id": cp_seed})]
+        check("image override: subset keeps the rest; unknown image 404, bad key/value/region 400",
+              partial == {"EnaSupport": True, "BootMode": "legacy-bios"} and codes == [404, 400, 400, 400, 400, 400]
+              and image_attrs(euw1, cp_seed) == partial, f"{partial} {codes}")
+
+    section("attributes", attributes)
+
+    # ---- EXT 9: instance lifecycle ----------------------------------------------------------------
+    def lifecycle() -> None:
+        bad_ami = use1.register_image(Name="impaired-ami")["ImageId"]
+        emu.control("config", {"launch_seconds": 1, "status_seconds": 1, "instance_faults": [
+            {"region": "us-east-1", "ami": bad_ami, "status": "impaired"},
+            {"region": "us-west-2", "status": "stuck"}]})
+        cfg = emu.control("config")[1]
+        t0 = time.monotonic()
+        first = launch(use1, SEED_LINUX)
+        a = first["InstanceId"]
+        impaired = launch(use1, bad_ami)["InstanceId"]
+        stuck = launch(usw2, SEED_LINUX)["InstanceId"]
+        doomed = launch(use1, SEED_LINUX)["InstanceId"]
+        emu.control("config", {"launch_seconds": 0, "status_seconds": 0})
+        b = launch(use1, SEED_LINUX)["InstanceId"]
+        check("GET config shows launch_seconds/status_seconds/instance_faults",
+              cfg["launch_seconds"] == 1 and cfg["status_seconds"] == 1
+              and cfg["instance_faults"][1] == {"region": "us-west-2", "ami": "*", "status": "stuck"}, str(cfg))
+        pending = instance_ids(use1, [{"Name": "instance-state-name", "Values": ["pending"]}])
+        running = instance_ids(use1, [{"Name": "instance-state-name", "Values": ["running"]}])
+        state_a = describe_instance(use1, a)["State"]
+        check("launch_seconds=1: RunInstances + DescribeInstances pending/0, instance-state-name filter agrees",
+              first["State"] == state_a == {"Code": 0, "Name": "pending"} and a in pending and a not in running,
+              str(state_a))
+        b_status = instance_status(use1, b)
+        check("settings at RunInstances time apply: launched with 0 -> running, status ok at once",
+              describe_instance(use1, b)["State"]["Name"] == "running" and b in running and b not in pending
+              and b_status[0]["InstanceStatus"]["Status"] == "ok", str(b_status and b_status[0]["InstanceStatus"]))
+        hidden, shown = instance_status(use1, a), instance_status(use1, a, include_all=True)
+        check("pending: DescribeInstanceStatus omits it; IncludeAllInstances -> pending + not-applicable",
+              hidden == [] and shown[0]["InstanceState"]["Name"] == "pending"
+              and shown[0]["InstanceStatus"] == {"Status": "not-applicable"}
+              and shown[0]["SystemStatus"] == {"Status": "not-applicable"}, str(shown))
+        term = use1.terminate_instances(InstanceIds=[doomed])["TerminatingInstances"][0]
+        check("TerminateInstances while pending: pending -> shutting-down, then terminated",
+              term["PreviousState"]["Name"] == "pending" and term["CurrentState"]["Name"] == "shutting-down"
+              and describe_instance(use1, doomed)["State"] == {"Code": 48, "Name": "terminated"}, str(term))
+
+        running_at = ok_at = None
+        early: list[dict[str, Any]] = []
+        while time.monotonic() - t0 < 5 and ok_at is None:
+            if running_at is None and describe_instance(use1, a)["State"]["Name"] == "running":
+                running_at = time.monotonic() - t0
+                early = instance_status(use1, a)
+            if running_at is not None:
+                st = instance_status(use1, a)
+                if st and st[0]["InstanceStatus"]["Status"] == "ok":
+                    ok_at, final = time.monotonic() - t0, st[0]
+                    break
+            time.sleep(0.05)
+        check("pending -> running after ~1 s", running_at is not None and 0.9 <= running_at <= 1.8,
+              f"running at {running_at and round(running_at, 2)} s")
+        init = {"Status": "initializing", "Details": [{"Name": "reachability", "Status": "initializing"}]}
+        check("status_seconds=1: InstanceStatus/SystemStatus initializing right after running",
+              bool(early) and early[0]["InstanceStatus"] == init and early[0]["SystemStatus"] == init, str(early))
+        passed = {"Status": "ok", "Details": [{"Name": "reachability", "Status": "passed"}]}
+        check("then ok/passed ~1 s later", ok_at is not None and 1.9 <= ok_at <= 3.0
+              and final["InstanceStatus"] == passed and final["SystemStatus"] == passed,
+              f"ok at {ok_at and round(ok_at, 2)} s")
+        imp = instance_status(use1, impaired)[0]
+        detail = imp["InstanceStatus"]["Details"][0]
+        check("instance_faults impaired: InstanceStatus impaired/failed, SystemStatus ok",
+              imp["InstanceStatus"]["Status"] == "impaired" and detail["Status"] == "failed"
+              and "ImpairedSince" in detail and imp["SystemStatus"] == passed, str(imp["InstanceStatus"]))
+        stk = instance_status(usw2, stuck)[0]
+        check("instance_faults stuck (region rule): still initializing after the window",
+              stk["InstanceStatus"] == init and stk["SystemStatus"] == init and time.monotonic() - t0 > 2,
+              str(stk["InstanceStatus"]))
+        check("terminated-while-pending instance stays terminated",
+              describe_instance(use1, doomed)["State"]["Name"] == "terminated"
+              and instance_status(use1, doomed, include_all=True)[0]["InstanceStatus"] == {"Status": "not-applicable"})
+        use1.terminate_instances(InstanceIds=[a, b, impaired])
+        usw2.terminate_instances(InstanceIds=[stuck])
+
+        codes = [emu.control_status("config", body) for body in (
+            {"launch_seconds": -1}, {"status_seconds": "2"}, {"instance_faults": [{"status": "dead"}]},
+            {"instance_faults": [{"status": "stuck", "zone": "a"}]},
+            {"instance_faults": [{"status": "stuck", "ami": "i-0123"}]},
+            {"launch_seconds": 5, "instance_faults": {"status": "stuck"}})]
+        cfg = emu.control("config")[1]
+        emu.control("config", {"instance_faults": []})
+        check("bad launch/status seconds or instance_faults -> 400, nothing applied",
+              codes == [400] * 6 and cfg["launch_seconds"] == 0 and len(cfg["instance_faults"]) == 2, str(codes))
+
+    section("lifecycle", lifecycle)
+
+    # ---- EXT 9: RunInstances ClientToken ------------------------------------------------------------
+    def run_token() -> None:
+        args = dict(InstanceType="t3.micro", ClientToken="run-token-1")
+        before = instance_ids(use1, [])
+        r1 = use1.run_instances(ImageId=SEED_LINUX, MinCount=1, MaxCount=1, **args)
+        r2 = use1.run_instances(ImageId=SEED_LINUX, MinCount=1, MaxCount=1, **args)
+        ids1 = [i["InstanceId"] for i in r1["Instances"]]
+        check("RunInstances ClientToken: same token -> same reservation and instance, one launch",
+              r1["ReservationId"] == r2["ReservationId"] and ids1 == [i["InstanceId"] for i in r2["Instances"]]
+              and instance_ids(use1, []) - before == set(ids1), r1["ReservationId"])
+        other = client_error(lambda: use1.run_instances(ImageId=SEED_LINUX, MinCount=1, MaxCount=1,
+                                                        **{**args, "InstanceType": "t3.small"}))
+        r3 = usw2.run_instances(ImageId=SEED_LINUX, MinCount=1, MaxCount=1, **args)
+        check("same token, other params -> IdempotentParameterMismatch; token is per region",
+              other == ("IdempotentParameterMismatch", 400) and r3["ReservationId"] != r1["ReservationId"], str(other))
+        use1.terminate_instances(InstanceIds=ids1)
+        usw2.terminate_instances(InstanceIds=[i["InstanceId"] for i in r3["Instances"]])
+
+    section("run-token", run_token)
+
+    # ---- EXT 9: what the validator's launch needs (moto already does all but DependencyViolation) --
+    def launch_resources() -> None:
+        def tags(rtype: str, value: str) -> list[dict[str, Any]]:
+            return [{"ResourceType": rtype, "Tags": [{"Key": "amiforge:run", "Value": value}]}]
+
+        sg = use1.create_security_group(GroupName="validator-sg", Description="validator",
+                                        TagSpecifications=tags("security-group", "run-1"))["GroupId"]
+        use1.create_key_pair(KeyName="validator-key", TagSpecifications=tags("key-pair", "run-1"))
+        inst = launch(use1, SEED_LINUX, KeyName="validator-key", SecurityGroupIds=[sg],
+                      MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
+                      TagSpecifications=tags("instance", "run-1") + tags("volume", "run-1-vol"))["InstanceId"]
+        d = describe_instance(use1, inst)
+        vols = use1.describe_volumes(Filters=[{"Name": "tag:amiforge:run", "Values": ["run-1-vol"]}])["Volumes"]
+        md = d["MetadataOptions"]
+        check("RunInstances TagSpecifications (instance, volume) + MetadataOptions shown",
+              {"Key": "amiforge:run", "Value": "run-1"} in d.get("Tags", []) and len(vols) == 1
+              and vols[0]["Attachments"][0]["InstanceId"] == inst and md["HttpTokens"] == "required"
+              and md["HttpEndpoint"] == "enabled" and d["KeyName"] == "validator-key", str(md))
+        by_tag = [{"Name": "tag:amiforge:run", "Values": ["run-1"]}]
+        by_key = [{"Name": "tag-key", "Values": ["amiforge:run"]}]
+        wrong = [{"Name": "tag:amiforge:run", "Values": ["run-2"]}]
+        kps = {name: [k["KeyName"] for k in use1.describe_key_pairs(Filters=f)["KeyPairs"]]
+               for name, f in (("tag", by_tag), ("key", by_key), ("wrong", wrong))}
+        sgs = {name: [g["GroupId"] for g in use1.describe_security_groups(Filters=f)["SecurityGroups"]]
+               for name, f in (("tag", by_tag), ("key", by_key), ("wrong", wrong))}
+        check("tag:KEY / tag-key filters: DescribeInstances, DescribeKeyPairs, DescribeSecurityGroups",
+              instance_ids(use1, by_tag) == {inst} and inst in instance_ids(use1, by_key)
+              and instance_ids(use1, wrong) == set() and kps == {"tag": ["validator-key"], "key": ["validator-key"],
+                                                                  "wrong": []}
+              and sgs == {"tag": [sg], "key": [sg], "wrong": []}, f"{kps} {sgs}")
+        in_use = client_error(lambda: use1.delete_security_group(GroupId=sg))
+        by_name = client_error(lambda: use1.delete_security_group(GroupName="validator-sg"))
+        use1.terminate_instances(InstanceIds=[inst])
+        terminated = instance_ids(use1, [{"Name": "instance-state-name", "Values": ["terminated"]}])
+        use1.delete_security_group(GroupId=sg)
+        gone = client_error(lambda: use1.describe_security_groups(GroupIds=[sg]))
+        check("DeleteSecurityGroup in use -> DependencyViolation; deletable once the instance is terminated",
+              in_use == by_name == ("DependencyViolation", 400) and inst in terminated
+              and gone[0] == "InvalidGroup.NotFound", f"{in_use} {by_name} {gone}")
+        use1.delete_key_pair(KeyName="validator-key")
+
+    section("launch-resources", launch_resources)
+
     def ssm() -> None:
         s = emu.client("ssm", "eu-west-1")
         s.put_parameter(Name="/amiforge/golden/latest", Value=src, Type="String", Overwrite=True)
@@ -485,6 +738,24 @@ def run(emu: Emu) -> None:
         check("SSM JSON protocol through the middleware", v == src)
 
     section("ssm", ssm)
+
+    # ---- reset (last: wipes everything) ------------------------------------------------------------
+    def reset() -> None:
+        emu.control("config", {"copy_seconds": 3, "launch_seconds": 2, "status_seconds": 2,
+                               "instance_faults": [{"status": "stuck"}],
+                               "faults": [{"action": "Nothing", "kind": "throttle"}]})
+        emu.control("reset")
+        cfg = emu.control("config")[1]
+        inst = launch(use1, SEED_LINUX, ClientToken="run-token-1")
+        st = instance_status(use1, inst["InstanceId"])
+        check("POST /__emulator/reset: seconds 0, no faults, moto wiped, seed AMIs back with attributes",
+              (cfg["copy_seconds"], cfg["launch_seconds"], cfg["status_seconds"], cfg["faults"],
+               cfg["instance_faults"]) == (0, 0, 0, [], []) and own_image_ids(use1) == set()
+              and image_attrs(use1, SEED_LINUX)["EnaSupport"] is True
+              and describe_instance(use1, inst["InstanceId"])["State"]["Name"] == "running"
+              and st[0]["InstanceStatus"]["Status"] == "ok", str(cfg))
+
+    section("reset", reset)
 
 
 def main() -> int:

@@ -46,7 +46,8 @@ impl Emulator {
             &seed,
             format!(
                 r#"[{{"ami_id": "{BASE_AMI}", "name": "debian-12-base", "owner_id": "136693071363", "public": true,
-                     "architecture": "x86_64", "root_device_type": "ebs", "creation_date": "2026-01-01T00:00:00.000Z"}}]"#
+                     "architecture": "x86_64", "root_device_type": "ebs", "creation_date": "2026-01-01T00:00:00.000Z",
+                     "ena_support": true, "imds_support": "v2.0", "boot_mode": "uefi"}}]"#
             ),
         )
         .expect("write the seed file");
@@ -123,6 +124,17 @@ impl Emulator {
     /// Sets copy duration and faults (see tests/emulator/README.md).
     pub fn configure(&self, config: &serde_json::Value) {
         self.http("POST", "/__emulator/config", Some(&config.to_string()));
+    }
+
+    /// POST to a control endpoint (`/__emulator/PATH`), e.g. `image` to change an AMI's
+    /// attributes; returns the answer.
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        let out = self.http(
+            "POST",
+            &format!("/__emulator/{path}"),
+            Some(&body.to_string()),
+        );
+        serde_json::from_str(out.trim()).unwrap_or_default()
     }
 
     /// Every API call the emulator saw.

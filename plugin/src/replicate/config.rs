@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use amiforge_aws::manifest::Sharing;
-use amiforge_aws::{artifact, duration, sharing, tags};
+use amiforge_aws::{artifact, duration, lifecycle, sharing, tags};
 use packer_sdk::{ConfigErrors, HclSpec, PackerConfig};
 use serde::Deserialize;
 
@@ -89,16 +89,6 @@ pub struct Settings {
     pub transfer_price: Option<f64>,
 }
 
-/// Shelf life by strategy (the seed's full / hybrid / os-only images).
-pub fn shelf_life(strategy: &str) -> Duration {
-    let days = match strategy {
-        "full" => 90,
-        "hybrid" => 180,
-        _ => 365,
-    };
-    Duration::from_secs(days * 86400)
-}
-
 pub fn validate(c: ReplicateConfig, packer: &PackerConfig) -> Result<Settings, ConfigErrors> {
     let mut errs = ConfigErrors::new();
     if c.regions.is_empty() {
@@ -169,7 +159,7 @@ pub fn validate(c: ReplicateConfig, packer: &PackerConfig) -> Result<Settings, C
         errs.push(f, m.to_string());
     }
     let strategy = c.strategy.clone().unwrap_or_else(|| "full".into());
-    if !matches!(strategy.as_str(), "full" | "hybrid" | "os-only") {
+    if lifecycle::shelf_life(&strategy).is_none() {
         errs.push(
             "strategy",
             format!("{strategy:?}: use full, hybrid or os-only"),
@@ -188,7 +178,7 @@ pub fn validate(c: ReplicateConfig, packer: &PackerConfig) -> Result<Settings, C
                 None
             }
         },
-        None => Some(shelf_life(&strategy)),
+        None => lifecycle::shelf_life(&strategy),
     };
     if c.keep_releases == Some(0) {
         errs.push(

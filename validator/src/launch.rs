@@ -1,0 +1,324 @@
+//! One test launch: an instance of one type from one AMI, IMDSv2 required, tagged with the run,
+//! in the region's test network (a given subnet and security groups, or a temporary group with
+//! no ingress), waited on until running and both status checks pass (or fail, or time out),
+//! then terminated. Everything made is written to the [`Ledger`] before anything else happens.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use amiforge_aws::client::Clients;
+use amiforge_aws::instances::{self, LaunchRequest, StatusChecks};
+use amiforge_aws::tags;
+use base64::Engine;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::{Event, Sink};
+use crate::ledger::Ledger;
+use crate::report::{Check, Status, Suite};
+use crate::request::{Request, Target};
+
+/// Tags on everything a run makes: who made it, which run, when anyone may sweep it.
+pub fn run_tags(run_id: &str, expires: SystemTime) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            tags::MANAGED_BY.to_string(),
+            "amiforge-validator".to_string(),
+        ),
+        (tags::VALIDATOR_RUN.to_string(), run_id.to_string()),
+        (
+            tags::EXPIRES_AT.to_string(),
+            humantime::format_rfc3339_seconds(expires).to_string(),
+        ),
+        ("Name".to_string(), format!("amiforge-validator {run_id}")),
+    ])
+}
+
+/// The network a region's test instances use.
+#[derive(Debug, Clone, Default)]
+pub struct Network {
+    pub subnet: Option<String>,
+    pub security_groups: Vec<String>,
+}
+
+/// Sets up the region's network: the given subnet and groups, or a temporary security group
+/// without ingress (recorded in the ledger).
+pub async fn prepare_network(
+    clients: &Clients,
+    req: &Request,
+    region: &str,
+    tags: &BTreeMap<String, String>,
+    ledger: &Ledger,
+) -> Result<Network, String> {
+    let subnet = req.launch.subnets.get(region).cloned();
+    if let Some(groups) = req.launch.security_groups.get(region) {
+        return Ok(Network {
+            subnet,
+            security_groups: groups.clone(),
+        });
+    }
+    let vpc = match &subnet {
+        Some(s) => Some(subnet_vpc(clients, region, s).await?),
+        None => None,
+    };
+    let name = format!("amiforge-validator-{}", req.run_id);
+    let id = instances::create_security_group(clients, region, &name, vpc.as_deref(), None, tags)
+        .await?;
+    ledger.security_group(region, &id);
+    Ok(Network {
+        subnet,
+        security_groups: vec![id],
+    })
+}
+
+async fn subnet_vpc(clients: &Clients, region: &str, subnet: &str) -> Result<String, String> {
+    let out = clients
+        .ec2(region)
+        .describe_subnets()
+        .subnet_ids(subnet)
+        .send()
+        .await
+        .map_err(|e| amiforge_aws::client::describe("DescribeSubnets", &e))?;
+    out.subnets()
+        .first()
+        .and_then(|s| s.vpc_id())
+        .map(str::to_string)
+        .ok_or_else(|| format!("launch.subnets[{region:?}]: {subnet} not found"))
+}
+
+/// Everything one test launch needs.
+pub struct Launch<'a> {
+    pub clients: &'a Clients,
+    pub req: &'a Request,
+    pub target: &'a Target,
+    pub instance_type: &'a str,
+    pub network: &'a Network,
+    pub tags: &'a BTreeMap<String, String>,
+    pub ledger: &'a Ledger,
+    pub sink: &'a Sink,
+    pub cancel: &'a CancellationToken,
+}
+
+impl Launch<'_> {
+    fn emit(&self, c: &Check) {
+        self.sink.send(Event::Check {
+            region: self.target.region.clone(),
+            ami: self.target.ami.clone(),
+            instance_type: Some(self.instance_type.to_string()),
+            check: c.clone(),
+        });
+    }
+
+    /// Launches, waits, checks and terminates; returns the suite of this instance.
+    pub async fn run(&self) -> Suite {
+        let t = self.target;
+        let mut suite = Suite {
+            region: t.region.clone(),
+            ami: t.ami.clone(),
+            instance_type: Some(self.instance_type.to_string()),
+            instance_id: None,
+            checks: Vec::new(),
+        };
+        let started = Instant::now();
+        let push = |suite: &mut Suite, mut c: Check, since: Instant| {
+            c.seconds = since.elapsed().as_secs_f64();
+            self.emit(&c);
+            suite.checks.push(c);
+        };
+        let id = match self.launch().await {
+            Ok(id) => id,
+            Err(e) => {
+                push(
+                    &mut suite,
+                    Check::new("instance.launch", Status::Error, "running", "not launched")
+                        .with_message(e),
+                    started,
+                );
+                push(
+                    &mut suite,
+                    skipped("instance.status-checks", "the instance was not launched"),
+                    started,
+                );
+                return suite;
+            }
+        };
+        suite.instance_id = Some(id.clone());
+        self.sink.send(Event::Launched {
+            region: t.region.clone(),
+            ami: t.ami.clone(),
+            instance_type: self.instance_type.to_string(),
+            instance_id: id.clone(),
+        });
+        let deadline = started + self.req.launch.timeout;
+        let (running, imds) = self.wait_running(&id, deadline).await;
+        let was_running = running.status == Status::Passed;
+        push(&mut suite, running, started);
+        if let Some(c) = imds {
+            push(&mut suite, c, started);
+        }
+        let since = Instant::now();
+        let status = if was_running {
+            self.wait_status(&id, deadline).await
+        } else {
+            skipped("instance.status-checks", "the instance never ran")
+        };
+        push(&mut suite, status, since);
+        // terminate now (the run's cleanup waits for it and removes the rest)
+        if let Err(e) =
+            instances::terminate(self.clients, &t.region, std::slice::from_ref(&id)).await
+        {
+            tracing::warn!(region = %t.region, %id, error = %e, "terminate after the test; cleanup retries");
+        }
+        suite
+    }
+
+    async fn launch(&self) -> Result<String, String> {
+        let t = self.target;
+        let r = LaunchRequest {
+            ami: t.ami.clone(),
+            instance_type: self.instance_type.to_string(),
+            subnet: self.network.subnet.clone(),
+            security_groups: self.network.security_groups.clone(),
+            key_name: None,
+            user_data: self
+                .req
+                .launch
+                .user_data
+                .as_ref()
+                .map(|u| base64::engine::general_purpose::STANDARD.encode(u)),
+            tags: self.tags.clone(),
+            client_token: format!("{}-{}-{}", self.req.run_id, t.ami, self.instance_type),
+        };
+        let id = tokio::select! {
+            r = instances::launch(self.clients, &t.region, &r) => r?,
+            _ = self.cancel.cancelled() => return Err("interrupted before the launch finished".into()),
+        };
+        self.ledger.instance(&t.region, &id);
+        Ok(id)
+    }
+
+    /// Waits for `running`: the launch check, plus whether IMDSv2 is enforced on the instance.
+    async fn wait_running(&self, id: &str, deadline: Instant) -> (Check, Option<Check>) {
+        const N: &str = "instance.launch";
+        let region = &self.target.region;
+        let mut last = String::from("unknown");
+        loop {
+            match instances::describe(self.clients, region, id).await {
+                Ok(Some(i)) => {
+                    last = i.state.clone();
+                    match i.state.as_str() {
+                        "running" => {
+                            let tokens = i.http_tokens.as_deref().unwrap_or("optional");
+                            let imds = Check::new(
+                                "instance.imds-v2",
+                                if tokens == "required" {
+                                    Status::Passed
+                                } else {
+                                    Status::Failed
+                                },
+                                "http tokens required",
+                                format!("http tokens {tokens}"),
+                            );
+                            return (
+                                Check::new(N, Status::Passed, "running", "running"),
+                                Some(imds),
+                            );
+                        }
+                        "shutting-down" | "terminated" | "stopping" | "stopped" => {
+                            let why = i.state_reason.unwrap_or_default();
+                            return (
+                                Check::new(N, Status::Failed, "running", i.state.as_str())
+                                    .with_message(format!("the instance stopped by itself: {why}")),
+                                None,
+                            );
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(None) => last = "not visible yet".into(),
+                Err(e) => {
+                    return (
+                        Check::new(N, Status::Error, "running", last).with_message(e),
+                        None,
+                    );
+                }
+            }
+            if let Some(c) = self.pause(N, "running", &last, deadline).await {
+                return (c, None);
+            }
+        }
+    }
+
+    /// Waits for both status checks to pass.
+    async fn wait_status(&self, id: &str, deadline: Instant) -> Check {
+        const N: &str = "instance.status-checks";
+        let want = "instance ok, system ok";
+        let mut last = StatusChecks::default();
+        loop {
+            match instances::status_checks(self.clients, &self.target.region, id).await {
+                Ok(s) if s.passed() => return Check::new(N, Status::Passed, want, shown(&s)),
+                Ok(s) if s.failed() => {
+                    return Check::new(N, Status::Failed, want, shown(&s))
+                        .with_message("EC2 reports the instance impaired");
+                }
+                Ok(s) => last = s,
+                Err(e) => return Check::new(N, Status::Error, want, shown(&last)).with_message(e),
+            }
+            if let Some(c) = self.pause(N, want, &shown(&last), deadline).await {
+                return c;
+            }
+        }
+    }
+
+    /// Sleeps one poll; a check result when the deadline passed or the run was interrupted.
+    async fn pause(&self, name: &str, want: &str, last: &str, deadline: Instant) -> Option<Check> {
+        let now = Instant::now();
+        if now >= deadline {
+            return Some(
+                Check::new(name, Status::Failed, want, last).with_message(format!(
+                    "timed out after {}",
+                    humantime::format_duration(round(self.req.launch.timeout))
+                )),
+            );
+        }
+        let nap = self.req.launch.poll.min(deadline - now);
+        tokio::select! {
+            _ = tokio::time::sleep(nap) => None,
+            _ = self.cancel.cancelled() => Some(Check::new(name, Status::Error, want, last).with_message("interrupted")),
+        }
+    }
+}
+
+fn round(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs())
+}
+
+fn shown(s: &StatusChecks) -> String {
+    let v = |x: &str| {
+        if x.is_empty() {
+            "not reported".to_string()
+        } else {
+            x.to_string()
+        }
+    };
+    format!("instance {}, system {}", v(&s.instance), v(&s.system))
+}
+
+pub fn skipped(name: &str, why: &str) -> Check {
+    Check::new(name, Status::Skipped, "", "").with_message(why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_tags_say_who_which_run_and_until_when() {
+        let t = run_tags(
+            "r1",
+            humantime::parse_rfc3339("2026-11-27T01:00:00Z").unwrap(),
+        );
+        assert_eq!(t[tags::VALIDATOR_RUN], "r1");
+        assert_eq!(t[tags::EXPIRES_AT], "2026-11-27T01:00:00Z");
+        assert_eq!(t[tags::MANAGED_BY], "amiforge-validator");
+    }
+}

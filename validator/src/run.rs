@@ -1,0 +1,289 @@
+//! One validation run, start to verdict: check the request, the attribute gate for every AMI
+//! (concurrently, nothing launched), then test launches for the AMIs that passed it (bounded by
+//! `max_parallel` across regions and instance types), then cleanup of everything the run made,
+//! whatever happened, then the verdict.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use amiforge_aws::client::Clients;
+use amiforge_aws::kms;
+use tokio::sync::{Mutex, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use crate::attributes;
+use crate::events::{Event, Sink};
+use crate::launch::{self, Launch, Network};
+use crate::ledger::{self, Ledger};
+use crate::report::{Check, Report, SCHEMA, Status, Suite, Verdict};
+use crate::request::{BadInput, Request, Target};
+
+/// A fresh run id: UTC time plus a few random-enough hex digits (pid and clock).
+pub fn new_run_id() -> String {
+    let now = SystemTime::now();
+    let t = humantime::format_rfc3339_seconds(now).to_string();
+    let stamp: String = t.chars().filter(char::is_ascii_digit).collect();
+    let nanos = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("v{stamp}-{:05x}", (nanos ^ std::process::id()) & 0xfffff)
+}
+
+/// Runs `req` to its report. Bad input is refused before anything is asked of AWS.
+pub async fn run(
+    clients: &Clients,
+    mut req: Request,
+    sink: Sink,
+    cancel: CancellationToken,
+) -> Result<Report, BadInput> {
+    req.check()?;
+    if req.run_id.is_empty() {
+        req.run_id = new_run_id();
+    }
+    let started_at = SystemTime::now();
+    let started = Instant::now();
+    let launches = if req.launch.enabled {
+        req.targets.len() * req.launch.instance_types.len()
+    } else {
+        0
+    };
+    sink.send(Event::Started {
+        run_id: req.run_id.clone(),
+        targets: req.targets.len(),
+        instances: launches,
+    });
+
+    // 1. the attribute gate, every AMI at once
+    let attr_jobs = req
+        .targets
+        .iter()
+        .map(|t| attribute_suite(clients, &req, t, &sink));
+    let attr_suites: Vec<Suite> = futures::future::join_all(attr_jobs).await;
+
+    // 2. launches for AMIs that passed it
+    let ledger = Ledger::default();
+    let mut suites = attr_suites.clone();
+    if req.launch.enabled && !cancel.is_cancelled() {
+        let expires = started_at + req.launch.timeout * 2 + Duration::from_secs(30 * 60);
+        let tags = launch::run_tags(&req.run_id, expires);
+        suites
+            .extend(launch_all(clients, &req, &attr_suites, &tags, &ledger, &sink, &cancel).await);
+    }
+
+    // 3. cleanup, whatever happened
+    let cleanup = ledger::clean(clients, ledger.snapshot(), req.launch.poll, &sink).await;
+    let interrupted = cancel.is_cancelled();
+    let verdict = Report::decide(&suites, &cleanup, interrupted);
+    let mut report = Report {
+        schema: SCHEMA.into(),
+        run_id: req.run_id.clone(),
+        started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
+        seconds: started.elapsed().as_secs_f64(),
+        verdict,
+        summary: String::new(),
+        suites,
+        cleanup,
+    };
+    let (p, f, e, s) = report.totals();
+    report.summary = format!(
+        "{p} passed, {f} failed, {e} error(s), {s} skipped across {} AMI(s){}{}",
+        req.targets.len(),
+        if interrupted { "; interrupted" } else { "" },
+        if report.cleanup.errors.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; cleanup left {} resource(s): run `amiforge-validator sweep --run-id {}`",
+                report.cleanup.errors.len(),
+                req.run_id
+            )
+        }
+    );
+    sink.send(Event::Verdict {
+        verdict: report.verdict,
+        summary: report.summary.clone(),
+    });
+    Ok(report)
+}
+
+async fn attribute_suite(clients: &Clients, req: &Request, t: &Target, sink: &Sink) -> Suite {
+    let started = Instant::now();
+    let mut t = t.clone();
+    let mut key_problem = None;
+    if let Some(k) = t.expect.kms_key.clone()
+        && !k.starts_with("arn:")
+    {
+        match kms::resolve(clients, &t.region, &k).await {
+            Ok(arn) => t.expect.kms_key = Some(arn),
+            Err(e) => {
+                key_problem = Some(format!("the expected key {k} could not be resolved: {e}"))
+            }
+        }
+    }
+    let checks = match attributes::fetch(clients, &t).await {
+        Ok(facts) => {
+            let mut checks = attributes::evaluate(&t, &req.policy, &facts, SystemTime::now());
+            if let Some(p) = key_problem
+                && let Some(c) = checks.iter_mut().find(|c| c.name == "ami.encrypted")
+            {
+                *c = Check::new(
+                    "ami.encrypted",
+                    Status::Error,
+                    c.expected.clone(),
+                    c.found.clone(),
+                )
+                .with_message(p);
+            }
+            checks
+        }
+        Err(e) => {
+            vec![Check::new("ami.available", Status::Error, "available", "unknown").with_message(e)]
+        }
+    };
+    let per = started.elapsed().as_secs_f64() / checks.len().max(1) as f64;
+    let checks: Vec<Check> = checks
+        .into_iter()
+        .map(|mut c| {
+            c.seconds = per;
+            sink.send(Event::Check {
+                region: t.region.clone(),
+                ami: t.ami.clone(),
+                instance_type: None,
+                check: c.clone(),
+            });
+            c
+        })
+        .collect();
+    Suite {
+        region: t.region.clone(),
+        ami: t.ami.clone(),
+        instance_type: None,
+        instance_id: None,
+        checks,
+    }
+}
+
+async fn launch_all(
+    clients: &Clients,
+    req: &Request,
+    attr_suites: &[Suite],
+    tags: &BTreeMap<String, String>,
+    ledger: &Ledger,
+    sink: &Sink,
+    cancel: &CancellationToken,
+) -> Vec<Suite> {
+    let limit = Arc::new(Semaphore::new(req.launch.max_parallel));
+    // one network per region, made by the first launch there
+    let networks: BTreeMap<&str, Mutex<Option<Result<Network, String>>>> = req
+        .targets
+        .iter()
+        .map(|t| (t.region.as_str(), Mutex::new(None)))
+        .collect();
+    let mut jobs = Vec::new();
+    for (t, attrs) in req.targets.iter().zip(attr_suites) {
+        let blocked = attrs
+            .checks
+            .iter()
+            .any(|c| matches!(c.status, Status::Failed | Status::Error));
+        for itype in &req.launch.instance_types {
+            let limit = limit.clone();
+            let networks = &networks;
+            jobs.push(async move {
+                let skipped_suite = |why: &str| {
+                    let checks: Vec<Check> = ["instance.launch", "instance.status-checks"]
+                        .into_iter()
+                        .map(|n| launch::skipped(n, why))
+                        .collect();
+                    Suite {
+                        region: t.region.clone(),
+                        ami: t.ami.clone(),
+                        instance_type: Some(itype.clone()),
+                        instance_id: None,
+                        checks,
+                    }
+                };
+                let not_launched = |s: Suite| {
+                    for c in &s.checks {
+                        sink.send(Event::Check {
+                            region: s.region.clone(),
+                            ami: s.ami.clone(),
+                            instance_type: s.instance_type.clone(),
+                            check: c.clone(),
+                        });
+                    }
+                    s
+                };
+                if blocked {
+                    return not_launched(skipped_suite(
+                        "the AMI failed its attribute checks; not launched",
+                    ));
+                }
+                let Ok(_permit) = limit.acquire().await else {
+                    return not_launched(skipped_suite("the run was stopped"));
+                };
+                if cancel.is_cancelled() {
+                    return not_launched(skipped_suite("interrupted before the launch"));
+                }
+                let network = {
+                    let mut slot = networks[t.region.as_str()].lock().await;
+                    if slot.is_none() {
+                        *slot = Some(
+                            launch::prepare_network(clients, req, &t.region, tags, ledger).await,
+                        );
+                    }
+                    slot.clone().unwrap_or_else(|| Err("no network".into()))
+                };
+                let network = match network {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let mut s = skipped_suite("the test network could not be made");
+                        s.checks[0] =
+                            Check::new("instance.launch", Status::Error, "running", "not launched")
+                                .with_message(e);
+                        return not_launched(s);
+                    }
+                };
+                Launch {
+                    clients,
+                    req,
+                    target: t,
+                    instance_type: itype,
+                    network: &network,
+                    tags,
+                    ledger,
+                    sink,
+                    cancel,
+                }
+                .run()
+                .await
+            });
+        }
+    }
+    futures::future::join_all(jobs).await
+}
+
+/// The verdict of a request that never ran (bad input), as a report.
+pub fn refused(e: &BadInput) -> Report {
+    Report {
+        schema: SCHEMA.into(),
+        run_id: String::new(),
+        started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        seconds: 0.0,
+        verdict: Verdict::BadInput,
+        summary: e.to_string(),
+        suites: Vec::new(),
+        cleanup: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn run_ids_are_tag_and_name_safe_and_differ() {
+        let a = super::new_run_id();
+        assert!(a.starts_with('v') && a.len() > 16, "{a}");
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    }
+}

@@ -1,0 +1,402 @@
+//! The validator against the AWS emulator (moto + image attributes, launch and status-check
+//! timing, impaired/stuck instances, faults): the pass path, each attribute check failing on a
+//! deliberately wrong AMI, status-check failure, timeout, throttling; and after every test,
+//! nothing of the validator's is left (instances, key pairs, security groups).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use amiforge_aws::client::{Clients, load_for_endpoint};
+use amiforge_aws::images::{self, CopyRequest};
+use amiforge_aws::manifest::{Manifest, RegionImage, Sharing, SourceImage};
+use amiforge_aws::{instances, tags};
+use amiforge_e2e::emulator::{BASE_AMI, Emulator};
+use amiforge_validator::events::Sink;
+use amiforge_validator::report::{Report, Status, Verdict};
+use amiforge_validator::request::{Launch, Policy, Request};
+use tokio_util::sync::CancellationToken;
+
+const HOME: &str = "us-east-1";
+const ACCOUNT: &str = "111122223333";
+
+async fn clients(emu: &Emulator) -> Clients {
+    Clients::new(load_for_endpoint(HOME, &emu.endpoint()).await)
+}
+
+/// A KMS key (ARN) in `region`.
+async fn key(c: &Clients, region: &str) -> String {
+    let k = c.kms(region).create_key().send().await.unwrap();
+    k.key_metadata().unwrap().arn().unwrap().to_string()
+}
+
+/// What replicate would have made: per region an encrypted copy of the base AMI with its own
+/// key, tagged, shared with one account, deprecated in 6 months; and its manifest.
+async fn release(c: &Clients, regions: &[&str]) -> Manifest {
+    let mut m = Manifest {
+        schema: amiforge_aws::manifest::SCHEMA.into(),
+        sha256: String::new(),
+        generated_at: "2026-11-27T00:00:00Z".into(),
+        build: BTreeMap::new(),
+        source: SourceImage {
+            region: HOME.into(),
+            ami: BASE_AMI.into(),
+            name: "base".into(),
+            snapshots: Vec::new(),
+        },
+        family: "web".into(),
+        strategy: "hybrid".into(),
+        regions: BTreeMap::new(),
+        failures: BTreeMap::new(),
+        sharing: Sharing {
+            account_ids: vec![ACCOUNT.into()],
+            ..Sharing::default()
+        },
+        cost: Default::default(),
+        hardening: None,
+        ssm_parameter: None,
+        retention: Vec::new(),
+        dry_run: false,
+    };
+    let deprecate = SystemTime::now() + Duration::from_secs(180 * 86400);
+    for r in regions {
+        let k = key(c, r).await;
+        let ami = images::copy(
+            c,
+            r,
+            &CopyRequest {
+                source_region: HOME,
+                source_ami: BASE_AMI,
+                name: &format!("web-{r}"),
+                description: "test release",
+                kms_key: Some(&k),
+                client_token: &format!("release-{r}"),
+            },
+        )
+        .await
+        .unwrap();
+        let (_, snaps) = images::wait_available(c, r, &ami, Duration::from_secs(60), |_| {})
+            .await
+            .unwrap();
+        let snap_ids: Vec<String> = snaps.iter().map(|s| s.id.clone()).collect();
+        let t = BTreeMap::from([("team".to_string(), "platform".to_string())]);
+        let mut resources = vec![ami.clone()];
+        resources.extend(snap_ids.clone());
+        images::tag(c, r, &resources, &t).await.unwrap();
+        images::share(c, r, &ami, &snap_ids, &m.sharing)
+            .await
+            .unwrap();
+        images::deprecate(c, r, &ami, deprecate).await.unwrap();
+        let info = images::describe(c, r, &ami).await.unwrap().unwrap();
+        m.regions.insert(
+            r.to_string(),
+            RegionImage {
+                ami,
+                snapshots: snap_ids,
+                kms_key: Some(k),
+                encrypted: true,
+                state: "available".into(),
+                tags: t,
+                deprecation_time: info.deprecation_time,
+                source: false,
+            },
+        );
+    }
+    m.seal();
+    m
+}
+
+fn request(m: &Manifest) -> Request {
+    Request {
+        targets: Request::targets_from_manifest(m),
+        policy: Policy::default(),
+        launch: Launch {
+            poll: Duration::from_millis(200),
+            timeout: Duration::from_secs(30),
+            ..Launch::default()
+        },
+        run_id: String::new(),
+    }
+}
+
+async fn validate(c: &Clients, req: Request) -> Report {
+    amiforge_validator::run::run(c, req, Sink::none(), CancellationToken::new())
+        .await
+        .unwrap()
+}
+
+/// Nothing of the validator's left in `regions`.
+async fn assert_nothing_left(c: &Clients, regions: &[&str]) {
+    for r in regions {
+        let t = instances::find_tagged(c, r, tags::MANAGED_BY, "amiforge-validator")
+            .await
+            .unwrap();
+        assert!(t.is_empty(), "{r}: left behind: {t:#?}");
+    }
+}
+
+fn check<'a>(
+    r: &'a Report,
+    region: &str,
+    itype: Option<&str>,
+    name: &str,
+) -> &'a amiforge_validator::report::Check {
+    r.suites
+        .iter()
+        .filter(|s| s.region == region && s.instance_type.as_deref() == itype)
+        .flat_map(|s| &s.checks)
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no {name} in {region} {itype:?}: {r:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_good_release_passes_in_every_region_and_leaves_nothing() {
+    let emu = Emulator::start(0.0);
+    emu.configure(&serde_json::json!({"launch_seconds": 0.5, "status_seconds": 0.5}));
+    let c = clients(&emu).await;
+    let regions = ["eu-west-1", "us-west-2"];
+    let m = release(&c, &regions).await;
+    let mut req = request(&m);
+    req.launch.instance_types = vec!["t3.micro".into(), "m5.large".into()];
+    let r = validate(&c, req).await;
+    assert_eq!(r.verdict, Verdict::Passed, "{r:#?}");
+    // 2 attribute suites + 2 regions × 2 types
+    assert_eq!(r.suites.len(), 6);
+    for s in &r.suites {
+        for c in &s.checks {
+            let ok = c.status == Status::Passed
+                || (c.name == "ami.boot-mode" && c.status == Status::Skipped);
+            assert!(ok, "{} {c:?}", s.name());
+        }
+    }
+    assert_eq!(r.cleanup.instances.len(), 4);
+    assert_eq!(
+        r.cleanup.security_groups.len(),
+        2,
+        "one temporary group per region"
+    );
+    assert!(r.cleanup.errors.is_empty());
+    // the instances were launched as asked
+    let runs: Vec<_> = emu
+        .log()
+        .into_iter()
+        .filter(|e| e["action"] == "RunInstances")
+        .collect();
+    assert_eq!(runs.len(), 4);
+    assert_nothing_left(&c, &regions).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_wrong_ami_fails_its_own_check_and_is_not_launched() {
+    let emu = Emulator::start(0.0);
+    let c = clients(&emu).await;
+    let regions = [
+        "eu-west-1",
+        "us-west-2",
+        "ap-southeast-2",
+        "eu-central-1",
+        "us-east-2",
+    ];
+    let m = release(&c, &regions).await;
+    let ami = |r: &str| m.regions[r].ami.clone();
+    // eu-west-1: public
+    c.ec2("eu-west-1")
+        .modify_image_attribute()
+        .image_id(ami("eu-west-1"))
+        .launch_permission(
+            aws_sdk_ec2::types::LaunchPermissionModifications::builder()
+                .add(
+                    aws_sdk_ec2::types::LaunchPermission::builder()
+                        .group(aws_sdk_ec2::types::PermissionGroup::All)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // us-west-2: the manifest says another key
+    let mut m2 = m.clone();
+    let other = key(&c, "us-west-2").await;
+    m2.regions.get_mut("us-west-2").unwrap().kms_key = Some(other.clone());
+    // ap-southeast-2: too old for its strategy
+    emu.post(
+        "image",
+        &serde_json::json!({"region": "ap-southeast-2", "image_id": ami("ap-southeast-2"), "creation_date": "2025-01-01T00:00:00.000Z"}),
+    );
+    // eu-central-1: a tag the manifest recorded is gone
+    c.ec2("eu-central-1")
+        .delete_tags()
+        .resources(ami("eu-central-1"))
+        .tags(aws_sdk_ec2::types::Tag::builder().key("team").build())
+        .send()
+        .await
+        .unwrap();
+    // us-east-2: unencrypted (a copy without encryption replaces the manifest's AMI)
+    let plain = c
+        .ec2("us-east-2")
+        .copy_image()
+        .source_region(HOME)
+        .source_image_id(BASE_AMI)
+        .name("plain")
+        .send()
+        .await
+        .unwrap()
+        .image_id()
+        .unwrap()
+        .to_string();
+    m2.regions.get_mut("us-east-2").unwrap().ami = plain.clone();
+    let r = validate(&c, request(&m2)).await;
+    assert_eq!(r.verdict, Verdict::GateFailed);
+    let failed = |region: &str| -> Vec<String> {
+        r.suites
+            .iter()
+            .filter(|s| s.region == region && s.instance_type.is_none())
+            .flat_map(|s| &s.checks)
+            .filter(|c| c.status == Status::Failed)
+            .map(|c| c.name.clone())
+            .collect()
+    };
+    assert_eq!(failed("eu-west-1"), ["ami.launch-permissions"]);
+    assert!(
+        check(&r, "eu-west-1", None, "ami.launch-permissions")
+            .found
+            .contains("PUBLIC")
+    );
+    assert_eq!(failed("us-west-2"), ["ami.encrypted"]);
+    assert!(
+        check(&r, "us-west-2", None, "ami.encrypted")
+            .expected
+            .contains(&other)
+    );
+    assert_eq!(failed("ap-southeast-2"), ["ami.shelf-life"]);
+    assert_eq!(failed("eu-central-1"), ["ami.tags"]);
+    // the plain copy: unencrypted, not shared, no tags, no deprecation
+    assert_eq!(
+        failed("us-east-2"),
+        [
+            "ami.encrypted",
+            "ami.launch-permissions",
+            "ami.tags",
+            "ami.deprecation"
+        ]
+    );
+    for region in regions {
+        let l = check(&r, region, Some("t3.micro"), "instance.launch");
+        assert_eq!(
+            l.status,
+            Status::Skipped,
+            "{region}: a failed AMI is not launched"
+        );
+    }
+    assert_eq!(emu.count("RunInstances", None), 0);
+    assert_nothing_left(&c, &regions).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ena_and_imds_support_missing_on_the_ami_fail() {
+    let emu = Emulator::start(0.0);
+    let c = clients(&emu).await;
+    let m = release(&c, &["eu-west-1"]).await;
+    emu.post(
+        "image",
+        &serde_json::json!({"region": "eu-west-1", "image_id": m.regions["eu-west-1"].ami, "ena_support": false, "imds_support": null}),
+    );
+    let mut req = request(&m);
+    req.launch.enabled = false;
+    let r = validate(&c, req).await;
+    assert_eq!(r.verdict, Verdict::GateFailed);
+    assert_eq!(check(&r, "eu-west-1", None, "ami.ena").found, "disabled");
+    assert_eq!(
+        check(&r, "eu-west-1", None, "ami.imds-v2").status,
+        Status::Failed
+    );
+    assert_eq!(
+        check(&r, "eu-west-1", None, "ami.encrypted").status,
+        Status::Passed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_impaired_instance_fails_the_status_checks_and_is_cleaned_up() {
+    let emu = Emulator::start(0.0);
+    emu.configure(&serde_json::json!({"status_seconds": 0.5,
+        "instance_faults": [{"region": "us-west-2", "ami": "*", "status": "impaired"}]}));
+    let c = clients(&emu).await;
+    let regions = ["eu-west-1", "us-west-2"];
+    let m = release(&c, &regions).await;
+    let r = validate(&c, request(&m)).await;
+    assert_eq!(r.verdict, Verdict::GateFailed);
+    assert_eq!(
+        check(&r, "eu-west-1", Some("t3.micro"), "instance.status-checks").status,
+        Status::Passed
+    );
+    let s = check(&r, "us-west-2", Some("t3.micro"), "instance.status-checks");
+    assert_eq!(s.status, Status::Failed);
+    assert!(s.found.contains("impaired"), "{s:?}");
+    assert_nothing_left(&c, &regions).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stuck_instance_times_out_and_is_cleaned_up() {
+    let emu = Emulator::start(0.0);
+    emu.configure(
+        &serde_json::json!({"instance_faults": [{"region": "*", "ami": "*", "status": "stuck"}]}),
+    );
+    let c = clients(&emu).await;
+    let m = release(&c, &["eu-west-1"]).await;
+    let mut req = request(&m);
+    req.launch.timeout = Duration::from_secs(2);
+    let r = validate(&c, req).await;
+    assert_eq!(r.verdict, Verdict::GateFailed);
+    let s = check(&r, "eu-west-1", Some("t3.micro"), "instance.status-checks");
+    assert_eq!(s.status, Status::Failed);
+    assert!(s.message.contains("timed out after 2s"), "{s:?}");
+    assert_nothing_left(&c, &["eu-west-1"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_is_absorbed_and_nothing_is_launched_twice() {
+    let emu = Emulator::start(0.0);
+    let c = clients(&emu).await;
+    let regions = ["eu-west-1", "us-west-2", "ap-southeast-2"];
+    let m = release(&c, &regions).await;
+    emu.configure(&serde_json::json!({"launch_seconds": 0.3, "status_seconds": 0.3, "seed": 7,
+        "faults": [
+                   {"action": "DescribeImages", "region": "eu-west-1", "kind": "throttle", "times": 1},
+                   {"action": "DescribeSnapshots", "region": "us-west-2", "kind": "throttle", "times": 1},
+                   {"action": "RunInstances", "region": "eu-west-1", "kind": "throttle", "times": 1},
+                   {"action": "DescribeInstanceStatus", "region": "ap-southeast-2", "kind": "throttle", "times": 2},
+                   {"action": "TerminateInstances", "region": "us-west-2", "kind": "throttle", "times": 1},
+                   {"action": "RunInstances", "region": "us-west-2", "kind": "drop", "after": true, "times": 1}]}));
+    let r = validate(&c, request(&m)).await;
+    emu.configure(&serde_json::json!({"faults": []}));
+    assert_eq!(r.verdict, Verdict::Passed, "{r:#?}");
+    let throttled = emu
+        .log()
+        .iter()
+        .filter(|e| e["outcome"] == "throttle")
+        .count();
+    assert_eq!(throttled, 6, "every injected throttle was met and retried");
+    assert_eq!(emu.count("RunInstances", Some("drop-after")), 1);
+    assert_eq!(
+        r.cleanup.instances.len(),
+        3,
+        "one instance per region, the lost answer included"
+    );
+    assert_nothing_left(&c, &regions).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unusable_expected_key_is_an_error_not_a_pass() {
+    let emu = Emulator::start(0.0);
+    let c = clients(&emu).await;
+    let m = release(&c, &["eu-west-1"]).await;
+    let mut req = request(&m);
+    req.targets[0].expect.kms_key = Some("alias/nope".into());
+    req.launch.enabled = false;
+    let r = validate(&c, req).await;
+    assert_eq!(r.verdict, Verdict::InfrastructureError);
+    let e = check(&r, "eu-west-1", None, "ami.encrypted");
+    assert_eq!(e.status, Status::Error);
+    assert!(e.message.contains("alias/nope"), "{e:?}");
+}
