@@ -366,6 +366,7 @@ mod tests {
                 deprecation_time: Some("2027-05-01T00:00:00.000Z".into()),
                 strategy: Some("hybrid".into()),
                 profile_sha256: None,
+                ..Expect::default()
             },
         };
         let f = Facts {

@@ -242,6 +242,7 @@ pub fn request(a: &RunArgs) -> Result<Request, BadInput> {
             max_parallel: a.max_parallel,
             poll: a.poll,
         },
+        guest: crate::request::Guest::default(),
         run_id: a.run_id.clone().unwrap_or_default(),
     };
     req.check()?;

@@ -35,6 +35,12 @@ pub struct Expect {
     pub strategy: Option<String>,
     /// sha256 of the hardening profile it was built with (in-guest evidence must match).
     pub profile_sha256: Option<String>,
+    /// sha256 of the hardening report the build wrote (the on-image evidence must be those bytes).
+    #[serde(default)]
+    pub report_sha256: Option<String>,
+    /// The hardening profile it was built with (`linux-baseline`, or the profile's name).
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 /// Rules every AMI must meet.
@@ -102,6 +108,49 @@ impl Default for Launch {
     }
 }
 
+/// How in-guest checks reach a test instance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    /// SSM Run Command (the instance needs the SSM agent and an instance profile).
+    #[default]
+    Ssm,
+    /// SSH with a key pair made for the run (or given).
+    Ssh,
+    /// No in-guest checks.
+    None,
+}
+
+/// A user's own in-guest check: a command, its expected exit code and output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserCheck {
+    pub name: String,
+    pub command: String,
+    #[serde(default)]
+    pub expect_exit: i32,
+    /// Regex stdout must match.
+    #[serde(default)]
+    pub expect_output: Option<String>,
+}
+
+/// In-guest checks: the hardening profile re-run in audit mode, evidence digests, user checks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Guest {
+    pub transport: Transport,
+    /// SSH login user (default `ec2-user`).
+    pub ssh_user: Option<String>,
+    /// `host[:port]` every SSH connection goes to instead of the instance (bastion, tests).
+    pub ssh_host: Option<String>,
+    /// Private key of an existing key pair (`ssh_key_pair_name`) present in every region; unset:
+    /// a key pair is made for the run and deleted after.
+    pub ssh_private_key_file: Option<std::path::PathBuf>,
+    pub ssh_key_pair_name: Option<String>,
+    /// Profile file to audit with (default: the built-in the manifest names).
+    pub profile_file: Option<std::path::PathBuf>,
+    pub checks: Vec<UserCheck>,
+}
+
 /// A whole validation run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {
@@ -110,6 +159,8 @@ pub struct Request {
     pub policy: Policy,
     #[serde(default)]
     pub launch: Launch,
+    #[serde(default)]
+    pub guest: Guest,
     /// Names this run's resources (tag `amiforge:validator-run`); generated when empty.
     #[serde(default)]
     pub run_id: String,
@@ -142,6 +193,8 @@ impl Request {
                     deprecation_time: r.deprecation_time.clone(),
                     strategy: Some(m.strategy.clone()),
                     profile_sha256: m.hardening.as_ref().map(|h| h.profile_sha256.clone()),
+                    report_sha256: m.hardening.as_ref().map(|h| h.report_sha256.clone()),
+                    profile: m.hardening.as_ref().map(|h| h.profile.clone()),
                 },
             })
             .collect()
@@ -321,6 +374,7 @@ mod tests {
             }],
             policy: Policy::default(),
             launch: Launch::default(),
+            guest: Guest::default(),
             run_id: String::new(),
         }
     }

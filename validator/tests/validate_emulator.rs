@@ -114,6 +114,7 @@ fn request(m: &Manifest) -> Request {
             timeout: Duration::from_secs(30),
             ..Launch::default()
         },
+        guest: Default::default(),
         run_id: String::new(),
     }
 }
