@@ -3,107 +3,18 @@
 //! deliberately wrong AMI, status-check failure, timeout, throttling; and after every test,
 //! nothing of the validator's is left (instances, key pairs, security groups).
 
-use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+mod support;
 
-use amiforge_aws::client::{Clients, load_for_endpoint};
-use amiforge_aws::images::{self, CopyRequest};
-use amiforge_aws::manifest::{Manifest, RegionImage, Sharing, SourceImage};
-use amiforge_aws::{instances, tags};
+use std::time::Duration;
+
+use amiforge_aws::client::Clients;
+use amiforge_aws::manifest::Manifest;
 use amiforge_e2e::emulator::{BASE_AMI, Emulator};
 use amiforge_validator::events::Sink;
 use amiforge_validator::report::{Report, Status, Verdict};
 use amiforge_validator::request::{Launch, Policy, Request};
+use support::{HOME, assert_nothing_left, clients, key, release};
 use tokio_util::sync::CancellationToken;
-
-const HOME: &str = "us-east-1";
-const ACCOUNT: &str = "111122223333";
-
-async fn clients(emu: &Emulator) -> Clients {
-    Clients::new(load_for_endpoint(HOME, &emu.endpoint()).await)
-}
-
-/// A KMS key (ARN) in `region`.
-async fn key(c: &Clients, region: &str) -> String {
-    let k = c.kms(region).create_key().send().await.unwrap();
-    k.key_metadata().unwrap().arn().unwrap().to_string()
-}
-
-/// What replicate would have made: per region an encrypted copy of the base AMI with its own
-/// key, tagged, shared with one account, deprecated in 6 months; and its manifest.
-async fn release(c: &Clients, regions: &[&str]) -> Manifest {
-    let mut m = Manifest {
-        schema: amiforge_aws::manifest::SCHEMA.into(),
-        sha256: String::new(),
-        generated_at: "2026-11-27T00:00:00Z".into(),
-        build: BTreeMap::new(),
-        source: SourceImage {
-            region: HOME.into(),
-            ami: BASE_AMI.into(),
-            name: "base".into(),
-            snapshots: Vec::new(),
-        },
-        family: "web".into(),
-        strategy: "hybrid".into(),
-        regions: BTreeMap::new(),
-        failures: BTreeMap::new(),
-        sharing: Sharing {
-            account_ids: vec![ACCOUNT.into()],
-            ..Sharing::default()
-        },
-        cost: Default::default(),
-        hardening: None,
-        ssm_parameter: None,
-        retention: Vec::new(),
-        dry_run: false,
-    };
-    let deprecate = SystemTime::now() + Duration::from_secs(180 * 86400);
-    for r in regions {
-        let k = key(c, r).await;
-        let ami = images::copy(
-            c,
-            r,
-            &CopyRequest {
-                source_region: HOME,
-                source_ami: BASE_AMI,
-                name: &format!("web-{r}"),
-                description: "test release",
-                kms_key: Some(&k),
-                client_token: &format!("release-{r}"),
-            },
-        )
-        .await
-        .unwrap();
-        let (_, snaps) = images::wait_available(c, r, &ami, Duration::from_secs(60), |_| {})
-            .await
-            .unwrap();
-        let snap_ids: Vec<String> = snaps.iter().map(|s| s.id.clone()).collect();
-        let t = BTreeMap::from([("team".to_string(), "platform".to_string())]);
-        let mut resources = vec![ami.clone()];
-        resources.extend(snap_ids.clone());
-        images::tag(c, r, &resources, &t).await.unwrap();
-        images::share(c, r, &ami, &snap_ids, &m.sharing)
-            .await
-            .unwrap();
-        images::deprecate(c, r, &ami, deprecate).await.unwrap();
-        let info = images::describe(c, r, &ami).await.unwrap().unwrap();
-        m.regions.insert(
-            r.to_string(),
-            RegionImage {
-                ami,
-                snapshots: snap_ids,
-                kms_key: Some(k),
-                encrypted: true,
-                state: "available".into(),
-                tags: t,
-                deprecation_time: info.deprecation_time,
-                source: false,
-            },
-        );
-    }
-    m.seal();
-    m
-}
 
 fn request(m: &Manifest) -> Request {
     Request {
@@ -123,16 +34,6 @@ async fn validate(c: &Clients, req: Request) -> Report {
     amiforge_validator::run::run(c, req, Sink::none(), CancellationToken::new())
         .await
         .unwrap()
-}
-
-/// Nothing of the validator's left in `regions`.
-async fn assert_nothing_left(c: &Clients, regions: &[&str]) {
-    for r in regions {
-        let t = instances::find_tagged(c, r, tags::MANAGED_BY, "amiforge-validator")
-            .await
-            .unwrap();
-        assert!(t.is_empty(), "{r}: left behind: {t:#?}");
-    }
 }
 
 fn check<'a>(

@@ -1,0 +1,332 @@
+//! The `amiforge-validator` binary as CI runs it, against the AWS emulator: exit codes (0 pass,
+//! 1 gate failed, 2 bad input, 3 infrastructure error), the JUnit and JSON files, SIGINT
+//! (cleans up, exit 3), and SIGKILL mid-run followed by `sweep --run-id` (nothing left; a second
+//! sweep finds nothing; `--dry-run` removes nothing).
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use amiforge_aws::{instances, tags};
+use amiforge_e2e::emulator::Emulator;
+use support::{assert_nothing_left, clients, release};
+
+fn bin(emu: &Emulator) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_amiforge-validator"));
+    c.envs(emu.env()).env("RUST_LOG", "warn");
+    c
+}
+
+fn run(emu: &Emulator, args: &[&str]) -> Output {
+    bin(emu)
+        .args(args)
+        .output()
+        .expect("run amiforge-validator")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn write_manifest(dir: &Path, m: &amiforge_aws::manifest::Manifest) -> String {
+    let p = dir.join("manifest.json");
+    std::fs::write(&p, serde_json::to_vec_pretty(m).unwrap()).unwrap();
+    p.display().to_string()
+}
+
+/// Waits until the emulator has answered `n` RunInstances calls.
+fn wait_launched(emu: &Emulator, n: usize) {
+    let t = Instant::now();
+    while emu.count("RunInstances", Some("ok")) < n {
+        assert!(t.elapsed() < Duration::from_secs(60), "no launch in 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let st = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exit_codes_and_reports_say_what_happened() {
+    let emu = Emulator::start(0.0);
+    emu.configure(&serde_json::json!({"launch_seconds": 0.3, "status_seconds": 0.3}));
+    let c = clients(&emu).await;
+    let regions = ["eu-west-1", "us-west-2"];
+    let m = release(&c, &regions).await;
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), &m);
+    let junit = dir.path().join("j.xml");
+    let json = dir.path().join("r.json");
+    let (junit_s, json_s) = (junit.display().to_string(), json.display().to_string());
+
+    // pass: exit 0, one JUnit suite per region's attributes and per region × instance type
+    let o = run(
+        &emu,
+        &[
+            "run",
+            "--manifest",
+            &manifest,
+            "--poll",
+            "200ms",
+            "--timeout",
+            "30s",
+            "--junit",
+            &junit_s,
+            "--json",
+            &json_s,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("verdict: passed"), "{stdout}");
+    let x = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(x.matches("<testsuite ").count(), 4, "{x}");
+    assert!(x.contains(r#"failures="0""#), "{x}");
+    assert!(x.contains("instance.status-checks"), "{x}");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(r["verdict"], "passed");
+    assert_eq!(r["cleanup"]["instances"].as_array().unwrap().len(), 2);
+    assert_nothing_left(&c, &regions).await;
+
+    // gate failed: one AMI made public → exit 1; the JUnit failure names AMI, region, expected, found
+    let (r0, bad) = ("us-west-2", m.regions["us-west-2"].ami.clone());
+    c.ec2(r0)
+        .modify_image_attribute()
+        .image_id(&bad)
+        .launch_permission(
+            aws_sdk_ec2::types::LaunchPermissionModifications::builder()
+                .add(
+                    aws_sdk_ec2::types::LaunchPermission::builder()
+                        .group(aws_sdk_ec2::types::PermissionGroup::All)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let o = run(
+        &emu,
+        &[
+            "run",
+            "--manifest",
+            &manifest,
+            "--poll",
+            "200ms",
+            "--timeout",
+            "30s",
+            "--junit",
+            &junit_s,
+            "--json",
+            &json_s,
+            "--quiet",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let x = std::fs::read_to_string(&junit).unwrap();
+    let fail = x
+        .split("<failure")
+        .nth(1)
+        .unwrap_or_else(|| panic!("a failure element: {x}"));
+    assert!(fail.contains(&bad) && fail.contains(r0), "{fail}");
+    assert!(fail.contains("public"), "{fail}");
+    assert_eq!(
+        x.matches("<failure").count(),
+        1,
+        "only the public AMI fails: {x}"
+    );
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(r["verdict"], "gate-failed");
+    // the failing AMI was not launched, the good one was
+    assert_eq!(r["cleanup"]["instances"].as_array().unwrap().len(), 1);
+    assert_nothing_left(&c, &regions).await;
+
+    // bad input: exit 2, the flag named, nothing asked of AWS
+    let calls = emu.log().len();
+    let o = run(&emu, &["run", "--ami", "eu-west-1:ami-nothex"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("ami-nothex"),
+        "{}",
+        text(&o)
+    );
+    let o = run(
+        &emu,
+        &[
+            "run",
+            "--ami",
+            &format!("eu-west-1:{}", m.regions["eu-west-1"].ami),
+            "--boot-mode",
+            "bios",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("boot"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(emu.log().len(), calls, "bad input reached AWS");
+
+    // infrastructure error: the expected KMS key cannot be resolved → exit 3, not a pass
+    let o = run(
+        &emu,
+        &[
+            "run",
+            "--ami",
+            &format!("eu-west-1:{}", m.regions["eu-west-1"].ami),
+            "--kms-key",
+            "eu-west-1=alias/missing",
+            "--no-launch",
+            "--json",
+            &json_s,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(r["verdict"], "infrastructure-error");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_cleans_up_and_exits_3() {
+    let emu = Emulator::start(0.0);
+    let c = clients(&emu).await;
+    let regions = ["eu-west-1", "us-west-2"];
+    let m = release(&c, &regions).await;
+    // instances stay pending for a long time: the run is mid-launch when interrupted
+    emu.configure(&serde_json::json!({"launch_seconds": 300, "status_seconds": 1}));
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), &m);
+    let json = dir.path().join("r.json").display().to_string();
+    let child = bin(&emu)
+        .args([
+            "run",
+            "--manifest",
+            &manifest,
+            "--poll",
+            "200ms",
+            "--json",
+            &json,
+            "--quiet",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_launched(&emu, 2);
+    signal(&child, "-INT");
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cleaning up"),
+        "{}",
+        text(&o)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(r["verdict"], "infrastructure-error");
+    assert_eq!(r["cleanup"]["instances"].as_array().unwrap().len(), 2);
+    assert_nothing_left(&c, &regions).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_leaves_tagged_resources_that_sweep_removes() {
+    let emu = Emulator::start(0.0);
+    let c = clients(&emu).await;
+    let regions = ["eu-west-1", "us-west-2"];
+    let m = release(&c, &regions).await;
+    emu.configure(&serde_json::json!({"launch_seconds": 300, "status_seconds": 1}));
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_manifest(dir.path(), &m);
+    let mut child = bin(&emu)
+        .args([
+            "run",
+            "--manifest",
+            &manifest,
+            "--poll",
+            "200ms",
+            "--run-id",
+            "killed-run",
+            "--quiet",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_launched(&emu, 2);
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let mut left = 0;
+    for r in regions {
+        let t = instances::find_tagged(&c, r, tags::VALIDATOR_RUN, "killed-run")
+            .await
+            .unwrap();
+        left += t.instances.len() + t.security_groups.len();
+    }
+    // per region: an instance and the temporary security group
+    assert!(left >= 4, "the killed run left its resources ({left})");
+
+    // a sweep of another run's id and a dry run remove nothing
+    let o = run(
+        &emu,
+        &[
+            "sweep",
+            "--regions",
+            "eu-west-1,us-west-2",
+            "--run-id",
+            "other",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(
+        &emu,
+        &[
+            "sweep",
+            "--manifest",
+            &manifest,
+            "--run-id",
+            "killed-run",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("eu-west-1: would remove 1 instance(s)"),
+        "{out}"
+    );
+    assert_eq!(
+        emu.count("TerminateInstances", None),
+        0,
+        "dry run terminated something"
+    );
+
+    // the real sweep removes all of it; a second one finds nothing (idempotent)
+    let o = run(
+        &emu,
+        &["sweep", "--manifest", &manifest, "--run-id", "killed-run"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_nothing_left(&c, &regions).await;
+    let o = run(
+        &emu,
+        &["sweep", "--manifest", &manifest, "--run-id", "killed-run"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !out.contains("removed"),
+        "second sweep removed something: {out}"
+    );
+}
