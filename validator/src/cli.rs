@@ -1,5 +1,6 @@
 //! The command line: `run` (validate AMIs; JUnit/JSON; exit 0 pass, 1 gate failed, 2 bad input,
-//! 3 infrastructure error) and `sweep` (remove what killed runs left). AWS is reached through the
+//! 3 infrastructure error), `sweep` (remove what killed runs left) and `serve` (the gRPC API,
+//! see [`crate::api`]; prints `listening on ADDR` when ready). AWS is reached through the
 //! standard credential chain and region; `AWS_ENDPOINT_URL` points it elsewhere (emulators).
 //! SIGINT/SIGTERM stop the run and clean up; a second one abandons cleanup (then `sweep`).
 
@@ -37,6 +38,19 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Remove instances, key pairs and security groups that validator runs left behind.
     Sweep(SweepArgs),
+    /// Serve the gRPC API (amiforge.validator.v1) to many pipelines at once.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Where to listen: HOST:PORT (e.g. 127.0.0.1:7070; port 0 picks one) or unix:/path/to.sock.
+    #[arg(long)]
+    pub listen: String,
+    /// Test instances alive at once across every concurrent Validate call.
+    #[arg(long, default_value_t = crate::api::limit::DEFAULT_MAX_INSTANCES as u32,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_instances: u32,
 }
 
 #[derive(Args, Debug)]
@@ -278,6 +292,7 @@ pub fn main() -> i32 {
         match cli.command {
             Command::Run(a) => run_command(&home, *a).await,
             Command::Sweep(a) => sweep_command(&home, a).await,
+            Command::Serve(a) => serve_command(&home, a).await,
         }
     })
 }
@@ -439,6 +454,32 @@ async fn sweep_command(home: &str, a: SweepArgs) -> i32 {
     }
 }
 
+async fn serve_command(home: &str, a: ServeArgs) -> i32 {
+    let listen = match crate::api::server::Listen::parse(&a.listen) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("amiforge-validator: bad input:\n--listen: {e}");
+            return Verdict::BadInput.exit_code();
+        }
+    };
+    let clients = Clients::load(home).await;
+    let stop = CancellationToken::new();
+    watch_signals(stop.clone());
+    let ready = |addr: &str| {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {addr}");
+        let _ = out.flush();
+    };
+    match crate::api::server::serve(clients, &listen, a.max_instances as usize, stop, ready).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("amiforge-validator: serve: {e}");
+            Verdict::InfrastructureError.exit_code()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,7 +489,7 @@ mod tests {
         v.extend_from_slice(extra);
         match Cli::try_parse_from(v).unwrap().command {
             Command::Run(a) => *a,
-            Command::Sweep(_) => unreachable!(),
+            _ => unreachable!(),
         }
     }
 
@@ -502,6 +543,24 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(e.0[0].starts_with("targets[0].expect.strategy"), "{e}");
+    }
+
+    #[test]
+    fn serve_takes_an_address_and_a_positive_instance_limit() {
+        let parse = |extra: &[&str]| {
+            let mut v = vec!["amiforge-validator", "serve"];
+            v.extend_from_slice(extra);
+            Cli::try_parse_from(v).map(|c| c.command)
+        };
+        match parse(&["--listen", "unix:/run/v.sock"]).unwrap() {
+            Command::Serve(a) => assert_eq!(
+                (a.listen.as_str(), a.max_instances),
+                ("unix:/run/v.sock", 8)
+            ),
+            c => panic!("{c:?}"),
+        }
+        assert!(parse(&[]).is_err(), "--listen is required");
+        assert!(parse(&["--listen", "127.0.0.1:0", "--max-instances", "0"]).is_err());
     }
 
     #[test]

@@ -13,8 +13,10 @@
 //! | [`run`] | one run: gate → launches → cleanup → verdict |
 //! | [`report`], [`junit`] | results, verdict and exit codes; JSON and JUnit XML |
 //! | [`events`] | progress for the CLI, the gRPC stream and Packer's UI |
-//! | [`cli`] | the command line (`run`, `sweep`) |
+//! | [`api`] | the gRPC API (`serve`): streamed `Validate`, `Sweep`, `Health`; one instance limit shared by all callers; the client |
+//! | [`cli`] | the command line (`run`, `sweep`, `serve`) |
 
+pub mod api;
 pub mod attributes;
 pub mod cli;
 pub mod events;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use amiforge_aws::client::Clients;
 use amiforge_aws::kms;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, Semaphore, SemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
 use crate::attributes;
@@ -34,9 +34,21 @@ pub fn new_run_id() -> String {
 /// Runs `req` to its report. Bad input is refused before anything is asked of AWS.
 pub async fn run(
     clients: &Clients,
+    req: Request,
+    sink: Sink,
+    cancel: CancellationToken,
+) -> Result<Report, BadInput> {
+    run_with(clients, req, sink, cancel, None).await
+}
+
+/// [`run`], where every test launch also holds a permit of `shared` (a limit across runs, e.g.
+/// the gRPC server's `--max-instances`) on top of the request's own `max_parallel`.
+pub async fn run_with(
+    clients: &Clients,
     mut req: Request,
     sink: Sink,
     cancel: CancellationToken,
+    shared: Option<Arc<Semaphore>>,
 ) -> Result<Report, BadInput> {
     req.check()?;
     if req.run_id.is_empty() {
@@ -68,8 +80,20 @@ pub async fn run(
     if req.launch.enabled && !cancel.is_cancelled() {
         let expires = started_at + req.launch.timeout * 2 + Duration::from_secs(30 * 60);
         let tags = launch::run_tags(&req.run_id, expires);
-        suites
-            .extend(launch_all(clients, &req, &attr_suites, &tags, &ledger, &sink, &cancel).await);
+        let shared = shared.as_deref();
+        suites.extend(
+            launch_all(
+                clients,
+                &req,
+                &attr_suites,
+                &tags,
+                &ledger,
+                &sink,
+                &cancel,
+                shared,
+            )
+            .await,
+        );
     }
 
     // 3. cleanup, whatever happened
@@ -165,6 +189,7 @@ async fn attribute_suite(clients: &Clients, req: &Request, t: &Target, sink: &Si
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn launch_all(
     clients: &Clients,
     req: &Request,
@@ -173,6 +198,7 @@ async fn launch_all(
     ledger: &Ledger,
     sink: &Sink,
     cancel: &CancellationToken,
+    shared: Option<&Semaphore>,
 ) -> Vec<Suite> {
     let limit = Arc::new(Semaphore::new(req.launch.max_parallel));
     // one network per region, made by the first launch there
@@ -223,6 +249,9 @@ async fn launch_all(
                 let Ok(_permit) = limit.acquire().await else {
                     return not_launched(skipped_suite("the run was stopped"));
                 };
+                let Some(_shared) = shared_permit(shared, cancel).await else {
+                    return not_launched(skipped_suite("interrupted before the launch"));
+                };
                 if cancel.is_cancelled() {
                     return not_launched(skipped_suite("interrupted before the launch"));
                 }
@@ -262,6 +291,21 @@ async fn launch_all(
         }
     }
     futures::future::join_all(jobs).await
+}
+
+/// A permit of the limit shared with other runs (taken after the run's own, so a run waiting on
+/// itself holds none of them); `Some(None)` without one, `None` when interrupted while waiting.
+async fn shared_permit<'a>(
+    shared: Option<&'a Semaphore>,
+    cancel: &CancellationToken,
+) -> Option<Option<SemaphorePermit<'a>>> {
+    let Some(s) = shared else {
+        return Some(None);
+    };
+    tokio::select! {
+        p = s.acquire() => p.ok().map(Some),
+        _ = cancel.cancelled() => None,
+    }
 }
 
 /// The verdict of a request that never ran (bad input), as a report.
