@@ -4,7 +4,8 @@
 # changes), runs `packer build` on hcl-examples/scaffold (HCL2 and JSON) and
 # hcl-examples/hardened-linux (amiforge-harden: enforce, then an audit re-run) and
 # hcl-examples/replicated (amazon-ebs against the AWS emulator on 127.0.0.1, hardened, replicated
-# to three regions), shows what the
+# to three regions) and hcl-examples/golden-pipeline (the same, then gated by amiforge-validate:
+# test instances, in-guest audit over SSH, JUnit, approved SSM pointer), shows what the
 # builds changed inside the sandbox, and stops it again.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -57,6 +58,39 @@ PY
 aws_ssm() { "$EMU_PYTHON" -c 'import boto3,sys; print(boto3.client("ssm").get_parameter(Name=sys.argv[1])["Parameter"]["Value"])' "$1"; }
 echo "SSM /images/web/latest = $(aws_ssm /images/web/latest)"
 cp -r reports "$root/hcl-examples/replicated/" && echo "reports copied to hcl-examples/replicated/reports/"
+
+echo "--- golden pipeline: amazon-ebs → amiforge-harden → amiforge-replicate → amiforge-validate"
+emulator_kms_alias alias/images us-east-1
+# the validator logs in to its test instances (here: the sandbox) with this key pair
+"$EMU_PYTHON" - "$EMU_ENDPOINT" "$work/id.pub" us-east-1 eu-west-1 us-west-2 ap-southeast-2 <<'PY'
+import sys, boto3
+ep, pub = sys.argv[1], open(sys.argv[2], "rb").read()
+for r in sys.argv[3:]:
+    boto3.client("ec2", region_name=r, endpoint_url=ep, aws_access_key_id="testing",
+                 aws_secret_access_key="testing").import_key_pair(KeyName="golden-validator", PublicKeyMaterial=pub)
+PY
+cp "$root/hcl-examples/golden-pipeline/pipeline.pkr.hcl" "$work/"
+rm -rf reports
+vars=(-var "endpoint=$EMU_ENDPOINT" -var "ssh_host=127.0.0.1" -var "ssh_port=$port"
+      -var "ssh_private_key_file=$work/id" -var "validator_ssh_host=127.0.0.1:$port")
+packer validate "${vars[@]}" pipeline.pkr.hcl
+packer build -color=false "${vars[@]}" pipeline.pkr.hcl
+python3 - <<'PY'
+import json, xml.etree.ElementTree as ET
+r = json.load(open("reports/validation.json"))
+x = ET.parse("reports/validation.xml").getroot()
+print(f"validation {r['run_id']}: {r['verdict']} ({r['summary']})")
+print(f"JUnit reports/validation.xml: {x.get('tests')} tests, {x.get('failures')} failures, "
+      f"{x.get('errors')} errors in {len(x)} suites")
+PY
+echo "approved pointer /images/web/approved:"
+"$EMU_PYTHON" - <<'PY'
+import boto3
+for r in ["us-east-1", "eu-west-1", "us-west-2", "ap-southeast-2"]:
+    v = boto3.client("ssm", region_name=r).get_parameter(Name="/images/web/approved")["Parameter"]["Value"]
+    print(f"  {r:16} {v}")
+PY
+cp -r reports "$root/hcl-examples/golden-pipeline/" && echo "reports copied to hcl-examples/golden-pipeline/reports/"
 
 echo "--- files the builds changed inside the sandbox:"
 bash "$root/tests/sandbox/sandbox.sh" diff "$name"

@@ -5,6 +5,7 @@
 
 pub mod harden;
 pub mod replicate;
+pub mod validate;
 
 use packer_sdk::Plugin;
 
@@ -18,6 +19,7 @@ pub fn plugin() -> Plugin {
     Plugin::new(NAME, env!("CARGO_PKG_VERSION"), SOURCE)
         .provisioner::<harden::Harden>("harden")
         .post_processor::<replicate::Replicate>("replicate")
+        .post_processor::<validate::Validate>("validate")
 }
 
 #[cfg(test)]
@@ -28,6 +30,9 @@ mod tests {
         assert_eq!(d["api_version"], "x5.0");
         assert_eq!(d["protocol_version"], "v2");
         assert_eq!(d["provisioners"], serde_json::json!(["harden"]));
-        assert_eq!(d["post_processors"], serde_json::json!(["replicate"]));
+        assert_eq!(
+            d["post_processors"],
+            serde_json::json!(["replicate", "validate"])
+        );
     }
 }

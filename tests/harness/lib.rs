@@ -48,6 +48,11 @@ pub fn amiforge_bin() -> PathBuf {
     built(target_dir().join("packer-plugin-amiforge"))
 }
 
+/// The companion validator, `amiforge-validator` (started by the `amiforge-validate` gate).
+pub fn validator_bin() -> PathBuf {
+    built(target_dir().join("amiforge-validator"))
+}
+
 /// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
