@@ -108,7 +108,10 @@ async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
     );
     assert_eq!(get(&r, "guest.evidence").found, format!("sha256 {sha}"));
     let audit = get(&r, "guest.hardening");
-    assert!(audit.found.starts_with("audit results sha256 "), "{audit:?}");
+    assert!(
+        audit.found.starts_with("audit results sha256 "),
+        "{audit:?}"
+    );
     assert_eq!(audit.found.len(), "audit results sha256 ".len() + 64);
     assert!(
         audit.message.contains("profile linux-baseline"),
@@ -161,7 +164,10 @@ async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
     let r = check(&host(&sbx, failing.clone())).await;
     assert_eq!(r.verdict, Verdict::GateFailed, "{r:#?}");
     let e = get(&r, "guest.user:exit");
-    assert_eq!((e.status, e.found.as_str()), (Status::Failed, "exit 3, no stdout"));
+    assert_eq!(
+        (e.status, e.found.as_str()),
+        (Status::Failed, "exit 3, no stdout")
+    );
     let g = get(&r, "guest.user:regex");
     assert_eq!(g.status, Status::Failed);
     assert!(g.message.contains("does not match /^bye/"), "{g:?}");
@@ -176,7 +182,10 @@ async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
     let h = get(&r, "guest.hardening");
     assert_eq!(h.status, Status::Failed, "{h:?}");
     for id in common::WEAKENED_CONTROLS {
-        assert!(h.message.contains(&format!("{id}: expected pass")), "{id}: {h:?}");
+        assert!(
+            h.message.contains(&format!("{id}: expected pass")),
+            "{id}: {h:?}"
+        );
     }
     assert!(h.message.starts_with("3 of "), "{h:?}");
     assert!(h.message.contains("found failed"), "{h:?}");
@@ -191,7 +200,10 @@ async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
     let r = check(&host(&sbx, hardening(&sha, &profile_sha))).await;
     let ev = get(&r, "guest.evidence");
     assert_eq!(ev.status, Status::Failed, "{ev:?}");
-    assert!(ev.message.contains("is not the report the build wrote"), "{ev:?}");
+    assert!(
+        ev.message.contains("is not the report the build wrote"),
+        "{ev:?}"
+    );
     assert_eq!(
         ev.found,
         format!("sha256 {}", amiforge_profile::sha256_hex(&edited))
@@ -204,7 +216,8 @@ async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
     let ev = get(&r, "guest.evidence");
     assert_eq!((ev.status, ev.found.as_str()), (Status::Failed, "missing"));
     assert!(
-        ev.message.contains("/etc/amiforge/hardening.json is missing"),
+        ev.message
+            .contains("/etc/amiforge/hardening.json is missing"),
         "{ev:?}"
     );
     assert_eq!(get(&r, "guest.hardening").status, Status::Skipped);
