@@ -19,6 +19,11 @@ use crate::client::{Clients, code, describe as err};
 pub struct PrivateKey(String);
 
 impl PrivateKey {
+    /// Wraps a private key's text (e.g. one read from a file) so it is never printed.
+    pub fn new(pem: impl Into<String>) -> PrivateKey {
+        PrivateKey(pem.into())
+    }
+
     /// The PEM text, for writing to a 0600 file only.
     pub fn expose(&self) -> &str {
         &self.0
@@ -164,6 +169,8 @@ pub struct LaunchRequest {
     pub subnet: Option<String>,
     pub security_groups: Vec<String>,
     pub key_name: Option<String>,
+    /// Instance profile (name or ARN), e.g. one that lets the SSM agent register.
+    pub iam_instance_profile: Option<String>,
     /// Base64 of the user data.
     pub user_data: Option<String>,
     pub tags: BTreeMap<String, String>,
@@ -194,6 +201,14 @@ pub async fn launch(clients: &Clients, region: &str, r: &LaunchRequest) -> Resul
         .set_subnet_id(r.subnet.clone())
         .set_security_group_ids((!r.security_groups.is_empty()).then(|| r.security_groups.clone()))
         .set_key_name(r.key_name.clone())
+        .set_iam_instance_profile(r.iam_instance_profile.as_ref().map(|p| {
+            let spec = aws_sdk_ec2::types::IamInstanceProfileSpecification::builder();
+            if p.starts_with("arn:") {
+                spec.arn(p).build()
+            } else {
+                spec.name(p).build()
+            }
+        }))
         .set_user_data(r.user_data.clone())
         .send()
         .await

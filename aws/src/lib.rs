@@ -6,10 +6,12 @@
 //! (strategies and shelf lives).
 //! SDK side: [`client`] (per-region clients, endpoint override, adaptive retry), [`images`]
 //! (copy, wait, tag, share, deprecate, deregister with snapshots), [`instances`] (test launches,
-//! status checks, key pairs, security groups, finding by tag), [`kms`], [`ssm`].
+//! status checks, key pairs, security groups, finding by tag), [`kms`], [`ssm`], [`commands`]
+//! (SSM Run Command: a shell script on an instance, output cut detection).
 
 pub mod artifact;
 pub mod client;
+pub mod commands;
 pub mod cost;
 pub mod duration;
 pub mod images;

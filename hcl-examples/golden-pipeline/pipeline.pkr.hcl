@@ -30,6 +30,10 @@ variable "validator_ssh_host" {
   type    = string
   default = ""
 }
+variable "validator_ssh_cidr" {
+  type    = string
+  default = "127.0.0.1/32"
+}
 variable "source_ami" {
   type    = string
   default = "ami-0e1a1a1a1a1a1a1a1"
@@ -87,6 +91,7 @@ build {
       ssh_host             = var.validator_ssh_host
       ssh_keypair_name     = "golden-validator"
       ssh_private_key_file = var.ssh_private_key_file
+      ssh_cidr             = var.validator_ssh_cidr
       check {
         name          = "sshd-config-valid"
         command       = "/usr/sbin/sshd -t && echo sshd-ok"

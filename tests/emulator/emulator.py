@@ -33,6 +33,12 @@ What this file owns
            ``initializing`` for ``status_seconds``, then ``ok`` (or ``impaired``/``stuck`` per
            ``instance_faults``), all by the clock.  RunInstances ``ClientToken`` idempotency.
            DeleteSecurityGroup of a group a non-terminated instance uses -> ``DependencyViolation``.
+    EXT 10 ``key_material`` (an OpenSSH/PEM private key): CreateKeyPair hands out that key instead of
+           a random one, so keys a run makes are accepted by a test's SSH target.
+    EXT 11 ``ssm_exec`` ({host, port, user, key} on loopback): SSM SendCommand ``AWS-RunShellScript``
+           runs its commands over ssh on that target in the background (``InProgress`` until done),
+           only for running instances (else ``InvalidInstanceId``); GetCommandInvocation returns the
+           exit code and the output cut at 24,000 / 8,000 characters, as AWS does.
 * The fault-injection / control API under ``/__emulator/`` (EXT 6), never forwarded to moto.
 
 CLI:  python3 emulator.py --port PORT [--copy-seconds N] [--seed-amis FILE] [--seed N]
@@ -87,6 +93,11 @@ class EmulatorState:
         self.status_seconds = 0.0
         self.instance_faults: list[dict[str, str]] = []
         self.run_tokens: dict[tuple[str, str, str], tuple[str, str]] = {}
+        # EXT 10: private key text every CreateKeyPair returns (None: moto's random keys)
+        self.key_material: str | None = None
+        # EXT 11: where SSM Run Command executes ({"host", "port", "user", "key", "ssh"}; None: moto's
+        # canned "Success" with no output)
+        self.ssm_exec: dict[str, Any] | None = None
 
     def now(self) -> float:
         return round(time.monotonic() - self.t0, 3)
@@ -509,6 +520,7 @@ def install_moto_patches(seed_amis: list[dict[str, Any]] | None) -> None:
     AmisResponse.modify_image_attribute = modify_image_attribute
 
     install_instance_patches()
+    install_key_and_command_patches()
 
 
 def install_instance_patches() -> None:
@@ -650,6 +662,147 @@ def install_instance_patches() -> None:
     SecurityGroups.delete_security_group = delete_security_group
 
 
+SSM_STDOUT_LIMIT, SSM_STDERR_LIMIT = 24_000, 8_000    # characters GetCommandInvocation returns
+
+
+def key_details(material: str) -> dict[str, Any]:
+    """EXT 10: fingerprint, private and public key of an OpenSSH/PEM private key text (ValueError when
+    it is not one)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from moto.ec2.utils import public_key_fingerprint, select_hash_algorithm
+
+    data = material.encode()
+    try:
+        if b"OPENSSH PRIVATE KEY" in data:
+            key = serialization.load_ssh_private_key(data, password=None)
+        else:
+            key = serialization.load_pem_private_key(data, password=None)
+    except Exception as e:  # noqa: BLE001 - any parse failure is bad input
+        raise ValueError(f"key_material is not an unencrypted private key: {e}") from None
+    public = key.public_key()
+    return {
+        "key_type": "ed25519" if isinstance(key, Ed25519PrivateKey) else "rsa",
+        "fingerprint": public_key_fingerprint(public, select_hash_algorithm(public)),
+        "material": data if data.endswith(b"\n") else data + b"\n",
+        "material_public": public.public_bytes(encoding=serialization.Encoding.OpenSSH,
+                                               format=serialization.PublicFormat.OpenSSH),
+    }
+
+
+def parse_ssm_exec(raw: Any) -> dict[str, Any] | None:
+    """EXT 11: validated `ssm_exec` ({host, port, user, key[, ssh]}; null turns it off)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) - {"host", "port", "user", "key", "ssh"}:
+        raise ValueError("ssm_exec must be null or {host, port, user, key[, ssh]}")
+    host, port, user, key = raw.get("host"), raw.get("port"), raw.get("user"), raw.get("key")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError(f"ssm_exec.host must be a loopback address, got {host!r}")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ValueError(f"ssm_exec.port must be 1-65535, got {port!r}")
+    if not isinstance(user, str) or not re.fullmatch(r"[A-Za-z0-9._][A-Za-z0-9._-]*", user):
+        raise ValueError(f"ssm_exec.user must be a login name, got {user!r}")
+    if not isinstance(key, str) or not os.path.isfile(key):
+        raise ValueError(f"ssm_exec.key must be a private key file, got {key!r}")
+    ssh = raw.get("ssh", "ssh")
+    if not isinstance(ssh, str) or not ssh:
+        raise ValueError("ssm_exec.ssh must be a program name or path")
+    return {"host": host, "port": port, "user": user, "key": key, "ssh": ssh}
+
+
+def run_invocation(target: dict[str, Any], script: str, timeout: float,
+                   invocation: dict[str, Any]) -> None:
+    """EXT 11 (background thread): runs `script` with sh as root on `target` over ssh and fills in
+    `invocation` as the SSM agent would report it."""
+    import subprocess
+
+    cmd = [target["ssh"], "-F", "none", "-T", "-i", target["key"], "-p", str(target["port"]),
+           "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+           "-o", "LogLevel=ERROR", f"{target['user']}@{target['host']}",
+           "sh -s" if target["user"] == "root" else "sudo -n sh -s"]
+    try:
+        p = subprocess.run(cmd, input=script.encode(), capture_output=True, timeout=timeout)
+        out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+        if p.returncode == 255 and not out:      # ssh could not deliver it
+            update = {"Status": "Failed", "StatusDetails": "Undeliverable", "ResponseCode": -1}
+        else:
+            update = {"Status": "Success" if p.returncode == 0 else "Failed",
+                      "StatusDetails": "Success" if p.returncode == 0 else "Failed",
+                      "ResponseCode": p.returncode}
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode(errors="replace")
+        err = (e.stderr or b"").decode(errors="replace")
+        update = {"Status": "TimedOut", "StatusDetails": "ExecutionTimedOut", "ResponseCode": -1}
+    except OSError as e:
+        out, err = "", f"cannot run {target['ssh']}: {e}"
+        update = {"Status": "Failed", "StatusDetails": "Undeliverable", "ResponseCode": -1}
+    update["StandardOutputContent"] = out[:SSM_STDOUT_LIMIT]
+    update["StandardErrorContent"] = err[:SSM_STDERR_LIMIT]
+    update["ExecutionEndDateTime"] = datetime.now(timezone.utc).isoformat()
+    with STATE.lock:
+        invocation.update(update)
+
+
+def install_key_and_command_patches() -> None:
+    """EXT 10 (CreateKeyPair with configured material) and EXT 11 (SSM Run Command over ssh)."""
+    from moto.ec2.exceptions import InvalidKeyPairDuplicateError
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.key_pairs import KeyPair, KeyPairBackend
+    from moto.ssm.exceptions import SSMException
+    from moto.ssm.models import SimpleSystemManagerBackend
+
+    # ---- EXT 10 ------------------------------------------------------------------------------------
+    orig_create_key_pair = KeyPairBackend.create_key_pair
+
+    def create_key_pair(self: Any, name: str, key_type: str, tags: dict[str, str]) -> Any:
+        with STATE.lock:
+            material = STATE.key_material
+        if material is None:
+            return orig_create_key_pair(self, name, key_type, tags)
+        if name in self.key_pairs:
+            raise InvalidKeyPairDuplicateError(name)
+        d = key_details(material)
+        keypair = KeyPair(name, d["key_type"], fingerprint=d["fingerprint"], material=d["material"],
+                          material_public=d["material_public"], tags=tags, ec2_backend=self)
+        self.key_pairs[name] = keypair
+        return keypair
+
+    KeyPairBackend.create_key_pair = create_key_pair
+
+    # ---- EXT 11 ------------------------------------------------------------------------------------
+    orig_send_command = SimpleSystemManagerBackend.send_command
+
+    def send_command(self: Any, **kwargs: Any) -> Any:
+        with STATE.lock:
+            target = STATE.ssm_exec
+        if target is None:
+            return orig_send_command(self, **kwargs)
+        ec2 = ec2_backends[self.account_id][self.region_name]
+        running = {i.id for i in ec2.all_instances() if i.state == "running"}
+        for iid in kwargs.get("instance_ids") or []:
+            if iid not in running:
+                raise SSMException("InvalidInstanceId",
+                                    f"Instances [[{iid}]] not in a valid state for account {self.account_id}")
+        command = orig_send_command(self, **kwargs)
+        if kwargs.get("document_name") != "AWS-RunShellScript":
+            return command
+        params = kwargs.get("parameters") or {}
+        script = "\n".join(params.get("commands") or [])
+        try:
+            timeout = float((params.get("executionTimeout") or ["3600"])[0])
+        except ValueError:
+            timeout = 3600.0
+        for inv in command.invocations:
+            with STATE.lock:
+                inv.update(Status="InProgress", StatusDetails="InProgress", ResponseCode=-1)
+            threading.Thread(target=run_invocation, args=(target, script, timeout, inv),
+                             name="emulator-ssm-exec", daemon=True).start()
+        return command
+
+    SimpleSystemManagerBackend.send_command = send_command
+
+
 # --------------------------------------------------------------------------------------------------
 # EXT 6: WSGI middleware -- control API, request log, fault injection
 # --------------------------------------------------------------------------------------------------
@@ -734,7 +887,9 @@ class EmulatorMiddleware:
                 return self._json(start_response, 200, {
                     "copy_seconds": STATE.copy_seconds, "seed": STATE.seed, "faults": STATE.faults,
                     "launch_seconds": STATE.launch_seconds, "status_seconds": STATE.status_seconds,
-                    "instance_faults": STATE.instance_faults})
+                    "instance_faults": STATE.instance_faults,
+                    "key_material": None if STATE.key_material is None else "<set>",
+                    "ssm_exec": STATE.ssm_exec})
         if path == "config" and method == "POST":
             try:
                 cfg = json.loads(_read_body(environ) or b"{}")
@@ -908,6 +1063,12 @@ def apply_config(cfg: dict[str, Any]) -> None:
         raise ValueError("config must be a JSON object")
     lifecycle = {key: _seconds(cfg, key) for key in ("launch_seconds", "status_seconds") if key in cfg}
     instance_faults = parse_instance_faults(cfg["instance_faults"]) if "instance_faults" in cfg else None
+    key_material = cfg.get("key_material")
+    if key_material is not None:
+        if not isinstance(key_material, str):
+            raise ValueError("key_material must be a private key text or null")
+        key_details(key_material)                     # EXT 10: refuse what is not a key, now
+    ssm_exec = parse_ssm_exec(cfg["ssm_exec"]) if "ssm_exec" in cfg else None
     faults = None
     if "faults" in cfg:
         faults = []
@@ -937,6 +1098,10 @@ def apply_config(cfg: dict[str, Any]) -> None:
             setattr(STATE, key, value)
         if instance_faults is not None:
             STATE.instance_faults = instance_faults
+        if "key_material" in cfg:
+            STATE.key_material = key_material
+        if "ssm_exec" in cfg:
+            STATE.ssm_exec = ssm_exec
         if faults is not None or "seed" in cfg:
             STATE.seed = int(cfg.get("seed", 1))
             STATE.rng = random.Random(STATE.seed)
@@ -993,6 +1158,8 @@ def reset_everything() -> None:
         STATE.log.clear()
         STATE.faults = []
         STATE.instance_faults = []
+        STATE.key_material = None
+        STATE.ssm_exec = None
         STATE.copy_seconds = STATE.launch_seconds = STATE.status_seconds = 0.0
         STATE.seed, STATE.rng = 1, random.Random(1)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -739,10 +740,97 @@ def run(emu: Emu) -> None:
 
     section("ssm", ssm)
 
+    # ---- EXT 10: CreateKeyPair hands out the configured key -----------------------------------------
+    def key_material() -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption()).decode()
+        bad = emu.control_status("config", {"key_material": "not a key"})
+        emu.control("config", {"key_material": pem})
+        ew1 = emu.client("ec2", "eu-west-1")
+        a = ew1.create_key_pair(KeyName="made-a", KeyType="ed25519")
+        b = ew1.create_key_pair(KeyName="made-b")
+        shown = emu.control("config")[1]["key_material"]
+        emu.control("config", {"key_material": None})
+        c = ew1.create_key_pair(KeyName="made-c", KeyType="ed25519")
+        check("key_material: every CreateKeyPair returns that key (same fingerprint); null -> random again; "
+              "bad key -> 400; GET config hides it",
+              a["KeyMaterial"] == b["KeyMaterial"] == pem and a["KeyFingerprint"] == b["KeyFingerprint"]
+              and c["KeyMaterial"] != pem and bad == 400 and shown == "<set>",
+              f"{bad} {shown} {a['KeyFingerprint']}")
+        for k in ("made-a", "made-b", "made-c"):
+            ew1.delete_key_pair(KeyName=k)
+
+    section("key-material", key_material)
+
+    # ---- EXT 11: SSM Run Command executed over (a stand-in for) ssh ---------------------------------
+    def ssm_exec() -> None:
+        tmp = tempfile.mkdtemp(prefix="emu-ssm-")
+        args_file, stdin_file = os.path.join(tmp, "args"), os.path.join(tmp, "stdin")
+        fake = os.path.join(tmp, "fake-ssh")
+        key = os.path.join(tmp, "key")
+        with open(key, "w") as f:
+            f.write("stand-in\n")
+        # records how it was called and what it was fed; answers like a long command that fails
+        with open(fake, "w") as f:
+            f.write(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > '{args_file}'\ncat > '{stdin_file}'\n"
+                    "sleep 0.5\nyes x | head -c 30000\necho to-stderr >&2\nexit 3\n")
+        os.chmod(fake, 0o755)
+        target = {"host": "127.0.0.1", "port": 2222, "user": "admin", "key": key, "ssh": fake}
+        bad_host = emu.control_status("config", {"ssm_exec": {**target, "host": "10.0.0.1"}})
+        bad_key = emu.control_status("config", {"ssm_exec": {**target, "key": os.path.join(tmp, "none")}})
+        emu.control("config", {"ssm_exec": target})
+        s = emu.client("ssm", "eu-west-1")
+        ew1 = emu.client("ec2", "eu-west-1")
+        emu.control("config", {"launch_seconds": 30})
+        pending = launch(ew1, SEED_LINUX)["InstanceId"]
+        emu.control("config", {"launch_seconds": 0})
+        inst = launch(ew1, SEED_LINUX)["InstanceId"]
+        not_running = client_error(lambda: s.send_command(
+            InstanceIds=[pending], DocumentName="AWS-RunShellScript", Parameters={"commands": ["true"]}))
+        cid = s.send_command(InstanceIds=[inst], DocumentName="AWS-RunShellScript",
+                             Parameters={"commands": ["echo one", "echo two"]})["Command"]["CommandId"]
+        first = s.get_command_invocation(CommandId=cid, InstanceId=inst)
+        deadline, inv = time.monotonic() + 10, first
+        while inv["Status"] == "InProgress" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            inv = s.get_command_invocation(CommandId=cid, InstanceId=inst)
+        with open(args_file) as f:
+            argv = f.read().split("\n")
+        with open(stdin_file) as f:
+            fed = f.read()
+        check("ssm_exec: non-loopback host / missing key -> 400; not running -> InvalidInstanceId",
+              (bad_host, bad_key) == (400, 400) and not_running[0] == "InvalidInstanceId",
+              f"{bad_host} {bad_key} {not_running}")
+        check("ssm_exec: InProgress, then the exit code and stdout/stderr cut at 24,000/8,000 characters",
+              first["Status"] == "InProgress" and first["ResponseCode"] == -1
+              and (inv["Status"], inv["StatusDetails"], inv["ResponseCode"]) == ("Failed", "Failed", 3)
+              and len(inv["StandardOutputContent"]) == 24_000
+              and inv["StandardErrorContent"] == "to-stderr\n",
+              f"{first['Status']} -> {inv['Status']}/{inv['ResponseCode']} "
+              f"{len(inv['StandardOutputContent'])} chars")
+        check("ssm_exec: the commands go to `sudo -n sh -s` on user@host:port with the key, joined by newlines",
+              fed == "echo one\necho two" and argv[-3:-1] == ["admin@127.0.0.1", "sudo -n sh -s"]
+              and "-p" in argv and argv[argv.index("-p") + 1] == "2222"
+              and argv[argv.index("-i") + 1] == key, f"{argv} {fed!r}")
+        emu.control("config", {"ssm_exec": None})
+        cid = s.send_command(InstanceIds=[inst], DocumentName="AWS-RunShellScript",
+                             Parameters={"commands": ["true"]})["Command"]["CommandId"]
+        canned = s.get_command_invocation(CommandId=cid, InstanceId=inst)
+        check("ssm_exec null -> moto's canned Success without output",
+              canned["Status"] == "Success" and canned["StandardOutputContent"] == "")
+        ew1.terminate_instances(InstanceIds=[inst, pending])
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    section("ssm-exec", ssm_exec)
+
     # ---- reset (last: wipes everything) ------------------------------------------------------------
     def reset() -> None:
         emu.control("config", {"copy_seconds": 3, "launch_seconds": 2, "status_seconds": 2,
-                               "instance_faults": [{"status": "stuck"}],
+                               "instance_faults": [{"status": "stuck"}], "ssm_exec": None,
                                "faults": [{"action": "Nothing", "kind": "throttle"}]})
         emu.control("reset")
         cfg = emu.control("config")[1]
@@ -750,7 +838,7 @@ def run(emu: Emu) -> None:
         st = instance_status(use1, inst["InstanceId"])
         check("POST /__emulator/reset: seconds 0, no faults, moto wiped, seed AMIs back with attributes",
               (cfg["copy_seconds"], cfg["launch_seconds"], cfg["status_seconds"], cfg["faults"],
-               cfg["instance_faults"]) == (0, 0, 0, [], []) and own_image_ids(use1) == set()
+               cfg["instance_faults"], cfg["key_material"], cfg["ssm_exec"]) == (0, 0, 0, [], [], None, None) and own_image_ids(use1) == set()
               and image_attrs(use1, SEED_LINUX)["EnaSupport"] is True
               and describe_instance(use1, inst["InstanceId"])["State"]["Name"] == "running"
               and st[0]["InstanceStatus"]["Status"] == "ok", str(cfg))

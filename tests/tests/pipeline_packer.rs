@@ -120,6 +120,7 @@ build {{
       ssh_host             = "127.0.0.1:{port}"
       ssh_keypair_name     = "sandbox"
       ssh_private_key_file = "{key}"
+      ssh_cidr             = "127.0.0.1/32"
       required_tags        = {{ team = "platform" }}
       junit_path           = "out/validation.xml"
       report_path          = "out/validation.json"
@@ -335,7 +336,7 @@ async fn bad_gate_settings_are_named_by_packer_validate() {
         ("      boot_mode = \"bios\"", "boot_mode: \"bios\""),
         (
             "      check {\n        name = \"x\"\n        command = \"true\"\n        expect_output = \"(\"\n      }",
-            "check[1].expect_output: not a regular expression",
+            "check[1].expect_output: not a regex",
         ),
     ];
     for (extra, want) in cases {
@@ -344,6 +345,23 @@ async fn bad_gate_settings_are_named_by_packer_validate() {
             .assert_failed()
             .assert_contains(want);
     }
+    // the validator's own rules, named at validate time by their attribute
+    let t = template(&emu, &sbx, false, "")
+        .replace("      ssh_cidr             = \"127.0.0.1/32\"\n", "");
+    w.write("t.pkr.hcl", &t);
+    packer(&w, &emu, &["validate", "t.pkr.hcl"])
+        .assert_failed()
+        .assert_contains("ssh_cidr: SSH to test instances needs ingress on tcp/22");
+    w.write(
+        "t.pkr.hcl",
+        &template(&emu, &sbx, false, "").replace(
+            "ssh_username         = \"admin\"",
+            "ssh_username         = \"ad min\"",
+        ),
+    );
+    packer(&w, &emu, &["validate", "t.pkr.hcl"])
+        .assert_failed()
+        .assert_contains("ssh_username: ");
     // ssh settings without transport = "ssh"
     let t = template(&emu, &sbx, false, "").replace(
         "transport            = \"ssh\"",

@@ -1,6 +1,7 @@
 //! The command line: `run` (validate AMIs; JUnit/JSON; exit 0 pass, 1 gate failed, 2 bad input,
-//! 3 infrastructure error), `sweep` (remove what killed runs left) and `serve` (the gRPC API,
-//! see [`crate::api`]; prints `listening on ADDR` when ready). AWS is reached through the
+//! 3 infrastructure error), `check` (the in-guest checks against a running host over SSH, no
+//! AWS; same exit codes), `sweep` (remove what killed runs left) and `serve` (the gRPC API, see
+//! [`crate::api`]; prints `listening on ADDR` when ready). AWS is reached through the
 //! standard credential chain and region; `AWS_ENDPOINT_URL` points it elsewhere (emulators).
 //! SIGINT/SIGTERM stop the run and clean up; a second one abandons cleanup (then `sweep`).
 
@@ -38,6 +39,9 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Remove instances, key pairs and security groups that validator runs left behind.
     Sweep(SweepArgs),
+    /// Run the in-guest checks (hardening evidence, audit, user checks) on a running host over
+    /// SSH; no AWS. Exit 0 pass, 1 failed, 2 bad input, 3 unreachable/infrastructure error.
+    Check(Box<CheckArgs>),
     /// Serve the gRPC API (amiforge.validator.v1) to many pipelines at once.
     Serve(ServeArgs),
 }
@@ -122,6 +126,108 @@ pub struct RunArgs {
     /// Print only the verdict.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub guest: GuestArgs,
+}
+
+/// In-guest checks of `run`: once both status checks passed, each test instance's hardening
+/// evidence (/etc/amiforge/hardening.json, sha256 from the manifest) and a re-run of the build's
+/// profile in audit mode, plus user checks; over SSM (default) or SSH.
+#[derive(Args, Debug, Default)]
+pub struct GuestArgs {
+    /// How in-guest checks reach test instances: ssm (agent + instance profile or Default Host
+    /// Management), ssh (a key pair made for the run unless --ssh-key-pair) or none.
+    #[arg(long, value_parser = parse_transport)]
+    pub transport: Option<crate::request::Transport>,
+    /// SSH login user (root, or one with passwordless sudo).
+    #[arg(long, default_value = "ec2-user")]
+    pub ssh_user: String,
+    /// Connect here instead of the instance's address: HOST[:PORT] (a bastion-forwarded port).
+    #[arg(long)]
+    pub ssh_host: Option<String>,
+    /// Private key of --ssh-key-pair (present in every region).
+    #[arg(long, requires = "ssh_key_pair")]
+    pub ssh_key_file: Option<PathBuf>,
+    /// An existing key pair to launch with (default: one made for the run, deleted after).
+    #[arg(long, requires = "ssh_key_file")]
+    pub ssh_key_pair: Option<String>,
+    /// CIDR the temporary security group admits SSH from, e.g. 203.0.113.7/32.
+    #[arg(long)]
+    pub ssh_cidr: Option<String>,
+    /// Instance profile (name or ARN) for test instances (lets the SSM agent register).
+    #[arg(long)]
+    pub instance_profile: Option<String>,
+    #[command(flatten)]
+    pub checks: ChecksArgs,
+}
+
+/// What to check in a guest beyond the hardening evidence.
+#[derive(Args, Debug, Default)]
+pub struct ChecksArgs {
+    /// Audit with this profile file instead of the built-in the image's report names.
+    #[arg(long)]
+    pub profile_file: Option<PathBuf>,
+    /// A user check: NAME=COMMAND[,exit=N][,output=REGEX] (repeatable). COMMAND runs with sh as
+    /// root; it passes on exit N (default 0) with stdout matching REGEX (when given; it runs to
+    /// the end of the value, so it may hold commas).
+    #[arg(long = "check", value_name = "NAME=COMMAND[,exit=N][,output=REGEX]")]
+    pub check: Vec<crate::request::UserCheck>,
+    /// User checks from a file: TOML `[[check]]` tables or a JSON list, each with name, command,
+    /// expect_exit (default 0), expect_output (regex, optional).
+    #[arg(long)]
+    pub checks: Option<PathBuf>,
+}
+
+impl ChecksArgs {
+    fn user_checks(&self) -> Result<Vec<crate::request::UserCheck>, BadInput> {
+        let mut all = self.check.clone();
+        if let Some(p) = &self.checks {
+            all.extend(
+                crate::request::user_checks_from_file(p)
+                    .map_err(|e| BadInput(vec![format!("--checks: {e}")]))?,
+            );
+        }
+        Ok(all)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The host: USER@HOST[:PORT] (root, or a user with passwordless sudo).
+    #[arg(long)]
+    pub ssh: String,
+    /// Private key file that logs in as USER.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The replicate manifest of the image the host runs (expected report and profile sha256).
+    #[arg(long, conflicts_with_all = ["report_sha256", "profile_sha256"])]
+    pub manifest: Option<PathBuf>,
+    /// Expected sha256 of /etc/amiforge/hardening.json (the build's report).
+    #[arg(long)]
+    pub report_sha256: Option<String>,
+    /// Expected sha256 of the hardening profile.
+    #[arg(long)]
+    pub profile_sha256: Option<String>,
+    /// Only the user checks: no hardening evidence or audit.
+    #[arg(long, conflicts_with_all = ["manifest", "report_sha256", "profile_sha256"])]
+    pub no_hardening: bool,
+    #[command(flatten)]
+    pub checks: ChecksArgs,
+    /// Keep retrying the connection this long (sshd starting).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub wait: Duration,
+    /// Per connection attempt.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// Write a JUnit XML report.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write the JSON report.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Print only the verdict.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -145,6 +251,96 @@ pub struct SweepArgs {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     amiforge_aws::duration::parse(s)
+}
+
+fn parse_transport(s: &str) -> Result<crate::request::Transport, String> {
+    use crate::request::Transport;
+    match s {
+        "ssm" => Ok(Transport::Ssm),
+        "ssh" => Ok(Transport::Ssh),
+        "none" => Ok(Transport::None),
+        _ => Err(format!("{s:?}: use ssm, ssh or none")),
+    }
+}
+
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The host check the `check` arguments describe.
+pub fn host_check(a: &CheckArgs) -> Result<crate::guest::host::HostCheck, BadInput> {
+    use crate::guest::{Hardening, Plan};
+    let mut errs = Vec::new();
+    let dest = crate::guest::ssh::parse_destination(&a.ssh).map_err(|e| format!("--ssh: {e}"));
+    if let Err(e) = std::fs::File::open(&a.key) {
+        errs.push(format!("--key: cannot read {}: {e}", a.key.display()));
+    }
+    for (flag, v) in [
+        ("--report-sha256", &a.report_sha256),
+        ("--profile-sha256", &a.profile_sha256),
+    ] {
+        if let Some(v) = v
+            && !is_sha256(v)
+        {
+            errs.push(format!("{flag}: {v:?} is not a sha256 (64 hex digits)"));
+        }
+    }
+    let mut hardening = (!a.no_hardening).then(|| Hardening {
+        report_sha256: a.report_sha256.clone(),
+        profile_sha256: a.profile_sha256.clone(),
+    });
+    if let Some(p) = &a.manifest {
+        let m = read_manifest(p)?;
+        let Some(h) = &m.hardening else {
+            return Err(BadInput(vec![format!(
+                "--manifest: {} records no hardening (no amiforge-harden report in the build);                  use --no-hardening to run only user checks",
+                p.display()
+            )]));
+        };
+        hardening = Some(Hardening {
+            report_sha256: Some(h.report_sha256.clone()),
+            profile_sha256: Some(h.profile_sha256.clone()),
+        });
+    }
+    let checks = a.checks.user_checks()?;
+    errs.extend(crate::request::user_check_problems(&checks, "--check"));
+    if let Some(p) = &a.checks.profile_file {
+        match std::fs::read_to_string(p) {
+            Err(e) => errs.push(format!("--profile-file: cannot read {}: {e}", p.display())),
+            Ok(text) => {
+                let src = amiforge_profile::Source::File(p.clone());
+                if let Err(e) = amiforge_profile::load::parse(src, text) {
+                    errs.push(format!("--profile-file: {e}"));
+                }
+            }
+        }
+    }
+    if hardening.is_none() && checks.is_empty() {
+        errs.push("--no-hardening: nothing left to check; give --check or --checks".into());
+    }
+    let (user, address) = match dest {
+        Ok(d) => d,
+        Err(e) => {
+            errs.push(e);
+            return Err(BadInput(errs));
+        }
+    };
+    if !errs.is_empty() {
+        return Err(BadInput(errs));
+    }
+    Ok(crate::guest::host::HostCheck {
+        user,
+        address,
+        key: a.key.clone(),
+        plan: Plan {
+            hardening,
+            no_hardening: None,
+            profile_file: a.checks.profile_file.clone(),
+            checks,
+        },
+        wait: a.wait,
+        connect_timeout: a.connect_timeout,
+    })
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -256,7 +452,17 @@ pub fn request(a: &RunArgs) -> Result<Request, BadInput> {
             max_parallel: a.max_parallel,
             poll: a.poll,
         },
-        guest: crate::request::Guest::default(),
+        guest: crate::request::Guest {
+            transport: a.guest.transport.unwrap_or_default(),
+            ssh_user: Some(a.guest.ssh_user.clone()),
+            ssh_host: a.guest.ssh_host.clone(),
+            ssh_private_key_file: a.guest.ssh_key_file.clone(),
+            ssh_key_pair_name: a.guest.ssh_key_pair.clone(),
+            profile_file: a.guest.checks.profile_file.clone(),
+            checks: a.guest.checks.user_checks()?,
+            ssh_cidr: a.guest.ssh_cidr.clone(),
+            instance_profile: a.guest.instance_profile.clone(),
+        },
         run_id: a.run_id.clone().unwrap_or_default(),
     };
     req.check()?;
@@ -293,6 +499,7 @@ pub fn main() -> i32 {
             Command::Run(a) => run_command(&home, *a).await,
             Command::Sweep(a) => sweep_command(&home, a).await,
             Command::Serve(a) => serve_command(&home, a).await,
+            Command::Check(a) => check_command(*a).await,
         }
     })
 }
@@ -370,6 +577,55 @@ async fn run_command(home: &str, a: RunArgs) -> i32 {
         }
     }
     code
+}
+
+/// Prints events (all, or only the verdict when quiet) until the sink closes.
+fn printer(quiet: bool) -> (Sink, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let task = tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            if !quiet || matches!(e, Event::Verdict { .. }) {
+                println!("{}", e.line());
+            }
+        }
+    });
+    (Sink::new(tx), task)
+}
+
+/// Writes the JSON and JUnit reports asked for; the exit code, raised to 3 when one fails.
+fn write_reports(report: &crate::report::Report, json: Option<&Path>, junit: Option<&Path>) -> i32 {
+    let mut code = report.verdict.exit_code();
+    if let Some(p) = json
+        && let Err(e) = std::fs::write(p, report.to_json())
+    {
+        eprintln!("amiforge-validator: --json {}: {e}", p.display());
+        code = code.max(Verdict::InfrastructureError.exit_code());
+    }
+    if let Some(p) = junit {
+        let written = crate::junit::render(report).and_then(|x| std::fs::write(p, x));
+        if let Err(e) = written {
+            eprintln!("amiforge-validator: --junit {}: {e}", p.display());
+            code = code.max(Verdict::InfrastructureError.exit_code());
+        }
+    }
+    code
+}
+
+async fn check_command(a: CheckArgs) -> i32 {
+    let h = match host_check(&a) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("amiforge-validator: bad input:\n{e}");
+            return Verdict::BadInput.exit_code();
+        }
+    };
+    let cancel = CancellationToken::new();
+    watch_signals(cancel.clone());
+    let (sink, task) = printer(a.quiet);
+    let report = crate::guest::host::check_host(&h, &sink, &cancel).await;
+    drop(sink);
+    let _ = task.await;
+    write_reports(&report, a.json.as_deref(), a.junit.as_deref())
 }
 
 async fn sweep_command(home: &str, a: SweepArgs) -> i32 {
@@ -491,6 +747,165 @@ mod tests {
             Command::Run(a) => *a,
             _ => unreachable!(),
         }
+    }
+
+    fn check_args(extra: &[&str]) -> Result<CheckArgs, clap::Error> {
+        let mut v = vec!["amiforge-validator", "check"];
+        v.extend_from_slice(extra);
+        match Cli::try_parse_from(v)?.command {
+            Command::Check(a) => Ok(*a),
+            other => panic!("not check: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn guest_flags_become_the_guest_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let checks = dir.path().join("c.toml");
+        std::fs::write(
+            &checks,
+            "[[check]]\nname = \"kernel\"\ncommand = \"uname -r\"\nexpect_output = \"^6\\\\.\"\n",
+        )
+        .unwrap();
+        let key = dir.path().join("k");
+        std::fs::write(&key, "x").unwrap();
+        let r = request(&args(&[
+            "--ami",
+            "eu-west-1:ami-0123456789abcdef0",
+            "--transport",
+            "ssh",
+            "--ssh-user",
+            "admin",
+            "--ssh-host",
+            "127.0.0.1:2222",
+            "--ssh-key-pair",
+            "ci",
+            "--ssh-key-file",
+            key.to_str().unwrap(),
+            "--ssh-cidr",
+            "127.0.0.1/32",
+            "--check",
+            "nginx=systemctl is-active nginx,exit=0,output=^active$",
+            "--checks",
+            checks.to_str().unwrap(),
+        ]))
+        .unwrap();
+        let g = &r.guest;
+        assert_eq!(g.transport, crate::request::Transport::Ssh);
+        assert_eq!(g.ssh_user.as_deref(), Some("admin"));
+        assert_eq!(g.ssh_key_pair_name.as_deref(), Some("ci"));
+        assert_eq!(g.checks.len(), 2);
+        assert_eq!(g.checks[0].command, "systemctl is-active nginx");
+        assert_eq!(g.checks[0].expect_output.as_deref(), Some("^active$"));
+        assert_eq!(g.checks[1].name, "kernel");
+        assert_eq!(g.checks[1].expect_output.as_deref(), Some("^6\\."));
+        // the default transport stays SSM
+        let r = request(&args(&["--ami", "eu-west-1:ami-0123456789abcdef0"])).unwrap();
+        assert_eq!(r.guest.transport, crate::request::Transport::Ssm);
+    }
+
+    #[test]
+    fn bad_guest_flags_are_named() {
+        let e = request(&args(&[
+            "--ami",
+            "eu-west-1:ami-0123456789abcdef0",
+            "--transport",
+            "ssh",
+            "--check",
+            "a b=true",
+            "--check",
+            "re=true,output=(",
+        ]))
+        .unwrap_err();
+        let text = e.to_string();
+        for w in [
+            "guest.checks[0].name",
+            "guest.checks[1].expect_output: not a regex",
+            "guest.ssh_cidr: SSH to test instances needs ingress",
+        ] {
+            assert!(text.contains(w), "{w} missing in {text}");
+        }
+        assert!(
+            Cli::try_parse_from(["amiforge-validator", "run", "--transport", "telnet"]).is_err()
+        );
+        assert!(Cli::try_parse_from(["amiforge-validator", "run", "--check", "noequals"]).is_err());
+        // a key pair name needs its key file
+        assert!(
+            Cli::try_parse_from(["amiforge-validator", "run", "--ssh-key-pair", "ci"]).is_err()
+        );
+    }
+
+    #[test]
+    fn check_flags_become_a_host_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("k");
+        std::fs::write(&key, "x").unwrap();
+        let sha = "ab".repeat(32);
+        let h = host_check(
+            &check_args(&[
+                "--ssh",
+                "admin@127.0.0.1:2222",
+                "--key",
+                key.to_str().unwrap(),
+                "--report-sha256",
+                &sha,
+                "--check",
+                "t=true",
+            ])
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!((h.user.as_str(), h.address.port), ("admin", 2222));
+        assert_eq!(
+            h.plan.hardening.unwrap().report_sha256.as_deref(),
+            Some(sha.as_str())
+        );
+        assert_eq!(h.plan.checks.len(), 1);
+        let e = host_check(
+            &check_args(&[
+                "--ssh",
+                "127.0.0.1",
+                "--key",
+                "/nonexistent",
+                "--report-sha256",
+                "abc",
+            ])
+            .unwrap(),
+        )
+        .unwrap_err()
+        .to_string();
+        for w in [
+            "--ssh: \"127.0.0.1\": write user@host",
+            "--key: cannot read",
+            "--report-sha256: \"abc\"",
+        ] {
+            assert!(e.contains(w), "{w} missing in {e}");
+        }
+        let e = host_check(
+            &check_args(&[
+                "--ssh",
+                "a@h",
+                "--key",
+                key.to_str().unwrap(),
+                "--no-hardening",
+            ])
+            .unwrap(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("nothing left to check"), "{e}");
+        assert!(
+            check_args(&[
+                "--ssh",
+                "a@h",
+                "--key",
+                "k",
+                "--no-hardening",
+                "--report-sha256",
+                &sha
+            ])
+            .is_err()
+        );
     }
 
     #[test]

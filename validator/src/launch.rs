@@ -2,6 +2,8 @@
 //! in the region's test network (a given subnet and security groups, or a temporary group with
 //! no ingress), waited on until running and both status checks pass (or fail, or time out),
 //! then terminated. Everything made is written to the [`Ledger`] before anything else happens.
+//! When the AMI has in-guest checks (see [`crate::guest`]), they run on the instance once both
+//! status checks passed, before it is terminated.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -38,6 +40,8 @@ pub fn run_tags(run_id: &str, expires: SystemTime) -> BTreeMap<String, String> {
 pub struct Network {
     pub subnet: Option<String>,
     pub security_groups: Vec<String>,
+    /// The key pair instances launch with (SSH in-guest checks).
+    pub key: Option<crate::guest::session::RegionKey>,
 }
 
 /// Sets up the region's network: the given subnet and groups, or a temporary security group
@@ -54,6 +58,7 @@ pub async fn prepare_network(
         return Ok(Network {
             subnet,
             security_groups: groups.clone(),
+            key: None,
         });
     }
     let vpc = match &subnet {
@@ -61,12 +66,19 @@ pub async fn prepare_network(
         None => None,
     };
     let name = format!("amiforge-validator-{}", req.run_id);
-    let id = instances::create_security_group(clients, region, &name, vpc.as_deref(), None, tags)
-        .await?;
+    // SSH in-guest checks: tcp/22 from the runner's CIDR, nothing else
+    let ssh_from = (req.guest.transport == crate::request::Transport::Ssh
+        && crate::guest::needs_guest(req))
+    .then_some(req.guest.ssh_cidr.as_deref())
+    .flatten();
+    let id =
+        instances::create_security_group(clients, region, &name, vpc.as_deref(), ssh_from, tags)
+            .await?;
     ledger.security_group(region, &id);
     Ok(Network {
         subnet,
         security_groups: vec![id],
+        key: None,
     })
 }
 
@@ -96,6 +108,8 @@ pub struct Launch<'a> {
     pub ledger: &'a Ledger,
     pub sink: &'a Sink,
     pub cancel: &'a CancellationToken,
+    /// The run's private SSH material; `None` when no AMI of the run has in-guest checks.
+    pub session: Option<&'a crate::guest::session::Session>,
 }
 
 impl Launch<'_> {
@@ -161,7 +175,12 @@ impl Launch<'_> {
         } else {
             skipped("instance.status-checks", "the instance never ran")
         };
+        let status_passed = status.status == Status::Passed;
         push(&mut suite, status, since);
+        for c in self.guest_checks(&id, status_passed).await {
+            self.emit(&c);
+            suite.checks.push(c);
+        }
         // terminate now (the run's cleanup waits for it and removes the rest)
         if let Err(e) =
             instances::terminate(self.clients, &t.region, std::slice::from_ref(&id)).await
@@ -178,7 +197,8 @@ impl Launch<'_> {
             instance_type: self.instance_type.to_string(),
             subnet: self.network.subnet.clone(),
             security_groups: self.network.security_groups.clone(),
-            key_name: None,
+            key_name: self.network.key.as_ref().map(|k| k.name.clone()),
+            iam_instance_profile: self.req.guest.instance_profile.clone(),
             user_data: self
                 .req
                 .launch
@@ -194,6 +214,38 @@ impl Launch<'_> {
         };
         self.ledger.instance(&t.region, &id);
         Ok(id)
+    }
+
+    /// The in-guest checks (when the AMI has any): run once the status checks passed, else
+    /// skipped.
+    async fn guest_checks(&self, id: &str, status_passed: bool) -> Vec<Check> {
+        use crate::guest::{self, Plan};
+        let Some(plan) = Plan::for_target(self.req, self.target) else {
+            return Vec::new();
+        };
+        if !status_passed {
+            return guest::skipped(&plan, "the instance did not pass its status checks");
+        }
+        let Some(session) = self.session else {
+            return guest::skipped(&plan, "no private temp directory for SSH material")
+                .into_iter()
+                .map(|mut c| {
+                    c.status = Status::Error;
+                    c
+                })
+                .collect();
+        };
+        guest::instance::Instance {
+            clients: self.clients,
+            req: self.req,
+            target: self.target,
+            id,
+            key: self.network.key.as_ref(),
+            session,
+            cancel: self.cancel,
+        }
+        .checks()
+        .await
     }
 
     /// Waits for `running`: the launch check, plus whether IMDSv2 is enforced on the instance.

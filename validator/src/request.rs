@@ -133,6 +133,81 @@ pub struct UserCheck {
     pub expect_output: Option<String>,
 }
 
+impl std::str::FromStr for UserCheck {
+    type Err = String;
+
+    /// `NAME=COMMAND[,exit=N][,output=REGEX]` (exit before output; the regex runs to the end, so
+    /// it may hold commas). Commands containing `,exit=` or `,output=` belong in a checks file.
+    fn from_str(s: &str) -> Result<UserCheck, String> {
+        let form = "write NAME=COMMAND[,exit=N][,output=REGEX]";
+        let (name, rest) = s.split_once('=').ok_or_else(|| format!("{s:?}: {form}"))?;
+        let mut command = rest;
+        let mut expect_output = None;
+        if let Some(i) = command.rfind(",output=") {
+            expect_output = Some(command[i + ",output=".len()..].to_string());
+            command = &command[..i];
+        }
+        let mut expect_exit = 0;
+        if let Some(i) = command.rfind(",exit=") {
+            let n = &command[i + ",exit=".len()..];
+            expect_exit = n
+                .parse::<i32>()
+                .map_err(|_| format!("{s:?}: exit={n:?} is not an exit code; {form}"))?;
+            command = &command[..i];
+        }
+        if name.trim().is_empty() || command.trim().is_empty() {
+            return Err(format!("{s:?}: {form}"));
+        }
+        Ok(UserCheck {
+            name: name.trim().to_string(),
+            command: command.to_string(),
+            expect_exit,
+            expect_output,
+        })
+    }
+}
+
+/// A checks file entry (unknown keys are refused, so a typo never drops an expectation).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckEntry {
+    name: String,
+    command: String,
+    #[serde(default)]
+    expect_exit: i32,
+    #[serde(default)]
+    expect_output: Option<String>,
+}
+
+/// Reads user checks from `path`: JSON (`.json`: a list of `{name, command, expect_exit,
+/// expect_output}`) or TOML (`[[check]]` tables with the same keys).
+pub fn user_checks_from_file(path: &std::path::Path) -> Result<Vec<UserCheck>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let entries: Vec<CheckEntry> = if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+    } else {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct File {
+            #[serde(default)]
+            check: Vec<CheckEntry>,
+        }
+        toml::from_str::<File>(&text)
+            .map_err(|e| format!("{}: {}", path.display(), e.to_string().trim()))?
+            .check
+    };
+    Ok(entries
+        .into_iter()
+        .map(|e| UserCheck {
+            name: e.name,
+            command: e.command,
+            expect_exit: e.expect_exit,
+            expect_output: e.expect_output,
+        })
+        .collect())
+}
+
 /// In-guest checks: the hardening profile re-run in audit mode, evidence digests, user checks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -149,6 +224,140 @@ pub struct Guest {
     /// Profile file to audit with (default: the built-in the manifest names).
     pub profile_file: Option<std::path::PathBuf>,
     pub checks: Vec<UserCheck>,
+    /// CIDR the temporary security group admits SSH (tcp/22) from (SSH runs without
+    /// `launch.security_groups`), e.g. the runner's `203.0.113.7/32`.
+    #[serde(default)]
+    pub ssh_cidr: Option<String>,
+    /// Instance profile (name or ARN) test instances launch with, e.g. one allowing the SSM agent
+    /// to register (`AmazonSSMManagedInstanceCore`); not needed with Default Host Management.
+    #[serde(default)]
+    pub instance_profile: Option<String>,
+}
+
+impl Guest {
+    /// Every problem with the in-guest settings, each naming its field.
+    fn problems(&self, launching: bool, ssh_group_needed: bool) -> Vec<String> {
+        let mut errs = Vec::new();
+        errs.extend(user_check_problems(&self.checks, "guest.checks"));
+        if let Some(u) = &self.ssh_user
+            && let Err(e) = crate::guest::ssh::check_user(u)
+        {
+            errs.push(format!("guest.ssh_user: {e}"));
+        }
+        if let Some(h) = &self.ssh_host
+            && let Err(e) = crate::guest::ssh::Address::parse(h)
+        {
+            errs.push(format!("guest.ssh_host: {e}"));
+        }
+        if let Some(c) = &self.ssh_cidr
+            && !is_cidr(c)
+        {
+            errs.push(format!(
+                "guest.ssh_cidr: {c:?} is not a CIDR (like 203.0.113.7/32 or 10.0.0.0/16)"
+            ));
+        }
+        match (&self.ssh_key_pair_name, &self.ssh_private_key_file) {
+            (Some(_), None) => errs.push(
+                "guest.ssh_private_key_file: give the private key of guest.ssh_key_pair_name"
+                    .into(),
+            ),
+            (None, Some(_)) => errs.push(
+                "guest.ssh_key_pair_name: give the key pair guest.ssh_private_key_file belongs to \
+                 (or neither: a key pair is made for the run)"
+                    .into(),
+            ),
+            (Some(n), Some(f)) => {
+                if n.is_empty() {
+                    errs.push("guest.ssh_key_pair_name: empty".into());
+                }
+                if let Err(e) = std::fs::File::open(f) {
+                    errs.push(format!(
+                        "guest.ssh_private_key_file: cannot read {}: {e}",
+                        f.display()
+                    ));
+                }
+            }
+            (None, None) => {}
+        }
+        if let Some(p) = &self.profile_file {
+            match std::fs::read_to_string(p) {
+                Err(e) => errs.push(format!(
+                    "guest.profile_file: cannot read {}: {e}",
+                    p.display()
+                )),
+                Ok(text) => {
+                    let src = amiforge_profile::Source::File(p.clone());
+                    if let Err(e) = amiforge_profile::load::parse(src, text) {
+                        errs.push(format!("guest.profile_file: {e}"));
+                    }
+                }
+            }
+        }
+        if launching
+            && ssh_group_needed
+            && self.transport == Transport::Ssh
+            && self.ssh_cidr.is_none()
+        {
+            errs.push(
+                "guest.ssh_cidr: SSH to test instances needs ingress on tcp/22; give the CIDR this \
+                 runner connects from (e.g. 203.0.113.7/32), or launch.security_groups that allow it"
+                    .into(),
+            );
+        }
+        errs
+    }
+}
+
+/// Problems with user checks, named `{field}[i].name` etc.: names (letters, digits, `.`, `_`, `-`;
+/// unique), commands (non-empty), regexes (must compile).
+pub fn user_check_problems(checks: &[UserCheck], field: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
+    for (i, c) in checks.iter().enumerate() {
+        if c.name.is_empty()
+            || !c
+                .name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "._-".contains(ch))
+        {
+            errs.push(format!(
+                "{field}[{i}].name: {:?}: use letters, digits, '.', '_' and '-'",
+                c.name
+            ));
+        } else if !names.insert(c.name.as_str()) {
+            errs.push(format!(
+                "{field}[{i}].name: {:?} is used twice; names must be unique",
+                c.name
+            ));
+        }
+        if c.command.trim().is_empty() {
+            errs.push(format!("{field}[{i}].command: empty; give a shell command"));
+        }
+        if let Some(r) = &c.expect_output
+            && let Err(e) = regex::Regex::new(r)
+        {
+            errs.push(format!(
+                "{field}[{i}].expect_output: not a regex: {}",
+                e.to_string().replace('\n', " ")
+            ));
+        }
+    }
+    errs
+}
+
+/// `a.b.c.d/n` or an IPv6 address with a prefix.
+fn is_cidr(s: &str) -> bool {
+    let Some((ip, len)) = s.split_once('/') else {
+        return false;
+    };
+    let Ok(len) = len.parse::<u8>() else {
+        return false;
+    };
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => len <= 32,
+        Ok(std::net::IpAddr::V6(_)) => len <= 128,
+        Err(_) => false,
+    }
 }
 
 /// A whole validation run.
@@ -312,6 +521,12 @@ impl Request {
                 ));
             }
         }
+        let ssh_group_needed = crate::guest::needs_guest(self)
+            && self
+                .targets
+                .iter()
+                .any(|t| !self.launch.security_groups.contains_key(&t.region));
+        errs.extend(self.guest.problems(l.enabled, ssh_group_needed));
         if !self.run_id.is_empty()
             && !self
                 .run_id
@@ -408,6 +623,85 @@ mod tests {
             assert!(e.iter().any(|m| m.starts_with(w)), "{w} missing in {e:#?}");
         }
         assert_eq!(e.len(), want.len(), "{e:#?}");
+    }
+
+    #[test]
+    fn user_checks_parse_from_flags_and_files() {
+        let c: UserCheck = "nginx=systemctl is-active nginx,exit=3,output=^(in)?active$,x"
+            .parse()
+            .unwrap();
+        assert_eq!(c.name, "nginx");
+        assert_eq!(c.command, "systemctl is-active nginx");
+        assert_eq!(c.expect_exit, 3);
+        assert_eq!(c.expect_output.as_deref(), Some("^(in)?active$,x"));
+        let c: UserCheck = "a=echo a,b".parse().unwrap();
+        assert_eq!((c.command.as_str(), c.expect_exit), ("echo a,b", 0));
+        assert!("a=true,exit=x".parse::<UserCheck>().is_err());
+        assert!("=true".parse::<UserCheck>().is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let j = dir.path().join("c.json");
+        std::fs::write(&j, r#"[{"name":"a","command":"true","expect_exit":1}]"#).unwrap();
+        assert_eq!(user_checks_from_file(&j).unwrap()[0].expect_exit, 1);
+        let t = dir.path().join("c.toml");
+        std::fs::write(
+            &t,
+            "[[check]]\nname = \"a\"\ncommand = \"true\"\nexit = 1\n",
+        )
+        .unwrap();
+        let e = user_checks_from_file(&t).unwrap_err();
+        assert!(e.contains("unknown field `exit`"), "{e}");
+    }
+
+    #[test]
+    fn guest_settings_name_their_fields() {
+        let mut r = one("eu-west-1", "ami-0123456789abcdef0");
+        r.guest.transport = Transport::Ssh;
+        r.guest.ssh_user = Some("-oProxy".into());
+        r.guest.ssh_host = Some("a b".into());
+        r.guest.ssh_cidr = Some("10.0.0.0/33".into());
+        r.guest.ssh_key_pair_name = Some("ci".into());
+        r.guest.profile_file = Some("/nonexistent/p.toml".into());
+        r.guest.checks = vec![
+            UserCheck {
+                name: "a".into(),
+                command: " ".into(),
+                expect_exit: 0,
+                expect_output: None,
+            },
+            UserCheck {
+                name: "a".into(),
+                command: "true".into(),
+                expect_exit: 0,
+                expect_output: Some("[".into()),
+            },
+        ];
+        let e = r.check().unwrap_err().0;
+        let want = [
+            "guest.checks[0].command: empty",
+            "guest.checks[1].name: \"a\" is used twice",
+            "guest.checks[1].expect_output: not a regex",
+            "guest.ssh_user:",
+            "guest.ssh_host:",
+            "guest.ssh_cidr: \"10.0.0.0/33\"",
+            "guest.ssh_private_key_file: give the private key",
+            "guest.profile_file: cannot read /nonexistent/p.toml",
+        ];
+        for w in want {
+            assert!(e.iter().any(|m| m.starts_with(w)), "{w} missing in {e:#?}");
+        }
+        assert_eq!(e.len(), want.len(), "{e:#?}");
+        // SSH with a group the user gives: no CIDR needed
+        let mut r = one("eu-west-1", "ami-0123456789abcdef0");
+        r.guest.transport = Transport::Ssh;
+        r.guest.checks = vec!["t=true".parse().unwrap()];
+        assert!(r.check().unwrap_err().0[0].starts_with("guest.ssh_cidr: SSH to test instances"));
+        r.launch
+            .security_groups
+            .insert("eu-west-1".into(), vec!["sg-1".into()]);
+        r.check().unwrap();
+        r.launch.security_groups.clear();
+        r.guest.ssh_cidr = Some("127.0.0.1/32".into());
+        r.check().unwrap();
     }
 
     #[test]

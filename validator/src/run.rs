@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::attributes;
 use crate::events::{Event, Sink};
+use crate::guest;
 use crate::launch::{self, Launch, Network};
 use crate::ledger::{self, Ledger};
 use crate::report::{Check, Report, SCHEMA, Status, Suite, Verdict};
@@ -74,26 +75,22 @@ pub async fn run_with(
         .map(|t| attribute_suite(clients, &req, t, &sink));
     let attr_suites: Vec<Suite> = futures::future::join_all(attr_jobs).await;
 
-    // 2. launches for AMIs that passed it
+    // 2. launches for AMIs that passed it (with in-guest checks where the AMI has any)
     let ledger = Ledger::default();
+    let session = guest_session(&req);
     let mut suites = attr_suites.clone();
     if req.launch.enabled && !cancel.is_cancelled() {
         let expires = started_at + req.launch.timeout * 2 + Duration::from_secs(30 * 60);
         let tags = launch::run_tags(&req.run_id, expires);
-        let shared = shared.as_deref();
-        suites.extend(
-            launch_all(
-                clients,
-                &req,
-                &attr_suites,
-                &tags,
-                &ledger,
-                &sink,
-                &cancel,
-                shared,
-            )
-            .await,
-        );
+        let env = LaunchEnv {
+            tags: &tags,
+            ledger: &ledger,
+            sink: &sink,
+            cancel: &cancel,
+            session: session.as_ref(),
+            shared: shared.as_deref(),
+        };
+        suites.extend(launch_all(clients, &req, &attr_suites, &env).await);
     }
 
     // 3. cleanup, whatever happened
@@ -189,17 +186,50 @@ async fn attribute_suite(clients: &Clients, req: &Request, t: &Target, sink: &Si
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The private temp directory for in-guest checks, when any AMI of the run has them.
+fn guest_session(req: &Request) -> Option<guest::session::Session> {
+    if !req.launch.enabled
+        || !req
+            .targets
+            .iter()
+            .any(|t| guest::Plan::for_target(req, t).is_some())
+    {
+        return None;
+    }
+    match guest::session::Session::new() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::error!(error = %e, "in-guest checks cannot run");
+            None
+        }
+    }
+}
+
+/// What every launch of a run shares.
+struct LaunchEnv<'a> {
+    tags: &'a BTreeMap<String, String>,
+    ledger: &'a Ledger,
+    sink: &'a Sink,
+    cancel: &'a CancellationToken,
+    session: Option<&'a guest::session::Session>,
+    /// The server's instance limit shared by every caller (`serve`), if any.
+    shared: Option<&'a Semaphore>,
+}
+
 async fn launch_all(
     clients: &Clients,
     req: &Request,
     attr_suites: &[Suite],
-    tags: &BTreeMap<String, String>,
-    ledger: &Ledger,
-    sink: &Sink,
-    cancel: &CancellationToken,
-    shared: Option<&Semaphore>,
+    env: &LaunchEnv<'_>,
 ) -> Vec<Suite> {
+    let LaunchEnv {
+        tags,
+        ledger,
+        sink,
+        cancel,
+        session,
+        shared,
+    } = *env;
     let limit = Arc::new(Semaphore::new(req.launch.max_parallel));
     // one network per region, made by the first launch there
     let networks: BTreeMap<&str, Mutex<Option<Result<Network, String>>>> = req
@@ -258,9 +288,23 @@ async fn launch_all(
                 let network = {
                     let mut slot = networks[t.region.as_str()].lock().await;
                     if slot.is_none() {
-                        *slot = Some(
-                            launch::prepare_network(clients, req, &t.region, tags, ledger).await,
-                        );
+                        let mut n =
+                            launch::prepare_network(clients, req, &t.region, tags, ledger).await;
+                        // SSH in-guest checks: the region's key pair
+                        if let (Ok(net), Some(s)) = (&mut n, session)
+                            && req.guest.transport == crate::request::Transport::Ssh
+                            && guest::needs_guest(req)
+                        {
+                            match guest::session::region_key(
+                                clients, req, &t.region, tags, ledger, s,
+                            )
+                            .await
+                            {
+                                Ok(k) => net.key = Some(k),
+                                Err(e) => n = Err(e),
+                            }
+                        }
+                        *slot = Some(n);
                     }
                     slot.clone().unwrap_or_else(|| Err("no network".into()))
                 };
@@ -284,6 +328,7 @@ async fn launch_all(
                     ledger,
                     sink,
                     cancel,
+                    session,
                 }
                 .run()
                 .await

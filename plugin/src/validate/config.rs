@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use amiforge_aws::{duration, tags};
-use amiforge_validator::request::{Guest, Launch, Policy, Transport, UserCheck};
+use amiforge_validator::request::{Guest, Launch, Policy, Request, Target, Transport, UserCheck};
 use packer_sdk::{ConfigErrors, HclSpec, PackerConfig};
 use serde::Deserialize;
 
@@ -76,6 +76,12 @@ pub struct ValidateConfig {
     /// is made for the run and deleted after.
     pub ssh_private_key_file: Option<PathBuf>,
     pub ssh_keypair_name: Option<String>,
+    /// CIDR the temporary security group admits SSH from (required with `transport = "ssh"`
+    /// unless `security_groups` allow it), e.g. the runner's `203.0.113.7/32`.
+    pub ssh_cidr: Option<String>,
+    /// Instance profile test instances launch with (SSM needs one allowing the SSM agent, unless
+    /// Default Host Management is on).
+    pub instance_profile: Option<String>,
     /// Hardening profile file to audit with (default: the built-in the manifest names).
     pub profile_file: Option<PathBuf>,
     /// Own in-guest checks.
@@ -145,6 +151,8 @@ pub fn validate(mut c: ValidateConfig, packer: &PackerConfig) -> Result<Settings
         &mut c.ssh_host,
         &mut c.ssh_username,
         &mut c.ssh_keypair_name,
+        &mut c.ssh_cidr,
+        &mut c.instance_profile,
         &mut c.transport,
         &mut c.approved_parameter,
     ] {
@@ -287,28 +295,6 @@ pub fn validate(mut c: ValidateConfig, packer: &PackerConfig) -> Result<Settings
             }
         }
     }
-    if c.ssh_private_key_file.is_some() != c.ssh_keypair_name.is_some() {
-        errs.push(
-            "ssh_keypair_name",
-            "give ssh_keypair_name and ssh_private_key_file together (or neither: a key pair is made for the run)",
-        );
-    }
-    if let Some(p) = &c.ssh_private_key_file
-        && !p.is_file()
-    {
-        errs.push(
-            "ssh_private_key_file",
-            format!("{} does not exist or is not a file", p.display()),
-        );
-    }
-    if let Some(p) = &c.profile_file
-        && !p.is_file()
-    {
-        errs.push(
-            "profile_file",
-            format!("{} does not exist or is not a file", p.display()),
-        );
-    }
     if let Some(p) = &c.user_data_file
         && !p.is_file()
     {
@@ -317,34 +303,19 @@ pub fn validate(mut c: ValidateConfig, packer: &PackerConfig) -> Result<Settings
             format!("{} does not exist or is not a file", p.display()),
         );
     }
-    let mut checks = Vec::new();
-    let mut names = std::collections::BTreeSet::new();
-    for (i, k) in c.check.iter().enumerate() {
-        if k.name.is_empty() || !names.insert(k.name.clone()) {
-            errs.push(&format!("check[{i}].name"), "a unique, non-empty name");
-        }
-        if k.command.trim().is_empty() {
-            errs.push(&format!("check[{i}].command"), "a command to run");
-        }
-        if let Some(re) = &k.expect_output
-            && let Err(e) = regex::Regex::new(re)
-        {
-            errs.push(
-                &format!("check[{i}].expect_output"),
-                format!("not a regular expression: {e}"),
-            );
-        }
-        let exit = k.expect_exit.unwrap_or(0);
-        if !(0..=255).contains(&exit) {
-            errs.push(&format!("check[{i}].expect_exit"), "an exit code, 0 to 255");
-        }
-        checks.push(UserCheck {
+    let checks: Vec<UserCheck> = c
+        .check
+        .iter()
+        .map(|k| UserCheck {
             name: k.name.clone(),
             command: k.command.clone(),
-            expect_exit: exit as i32,
+            expect_exit: k
+                .expect_exit
+                .unwrap_or(0)
+                .clamp(i32::MIN as i64, i32::MAX as i64) as i32,
             expect_output: k.expect_output.clone(),
-        });
-    }
+        })
+        .collect();
     if !checks.is_empty() && (transport == Transport::None || c.launch == Some(false)) {
         errs.push(
             "check",
@@ -373,7 +344,7 @@ pub fn validate(mut c: ValidateConfig, packer: &PackerConfig) -> Result<Settings
     } else {
         packer.build_name.replace(['/', ' '], "_")
     };
-    Ok(Settings {
+    let s = Settings {
         address: c.address,
         validator_path: c.validator_path,
         policy: Policy {
@@ -406,6 +377,8 @@ pub fn validate(mut c: ValidateConfig, packer: &PackerConfig) -> Result<Settings
             ssh_private_key_file: c.ssh_private_key_file,
             ssh_key_pair_name: c.ssh_keypair_name,
             profile_file: c.profile_file,
+            ssh_cidr: c.ssh_cidr,
+            instance_profile: c.instance_profile,
             checks,
         },
         junit_path: c
@@ -417,5 +390,46 @@ pub fn validate(mut c: ValidateConfig, packer: &PackerConfig) -> Result<Settings
         validated_tags: c.validated_tags,
         approved_parameter: c.approved_parameter,
         keep_failed,
-    })
+    };
+    // the validator's own rules for what it is sent (one set of rules for CLI, gRPC and here),
+    // checked now with a placeholder AMI so `packer validate` names the attribute
+    let probe = Request {
+        targets: vec![Target {
+            region: "us-east-1".into(),
+            ami: "ami-00000000".into(),
+            expect: Default::default(),
+        }],
+        policy: s.policy.clone(),
+        launch: s.launch.clone(),
+        guest: s.guest.clone(),
+        run_id: String::new(),
+    };
+    if let Err(bad) = probe.check() {
+        let mut errs = ConfigErrors::new();
+        for e in &bad.0 {
+            let (field, msg) = e.split_once(": ").unwrap_or(("", e));
+            errs.push(&attribute(field), msg.to_string());
+        }
+        errs.into_result()?;
+    }
+    Ok(s)
+}
+
+/// The HCL attribute a validator request field comes from (`guest.checks[1].name` → `check[1].name`).
+fn attribute(field: &str) -> String {
+    let f = ["guest.", "launch.", "policy."]
+        .iter()
+        .find_map(|p| field.strip_prefix(p))
+        .unwrap_or(field);
+    let j = f.find(['[', '.']).unwrap_or(f.len());
+    let (head, rest) = (&f[..j], &f[j..]);
+    let name = match head {
+        "ssh_user" => "ssh_username",
+        "ssh_key_pair_name" => "ssh_keypair_name",
+        "checks" => "check",
+        "poll" => "poll_interval",
+        "user_data" => "user_data_file",
+        other => other,
+    };
+    format!("{name}{rest}")
 }

@@ -110,6 +110,8 @@ pub fn request(r: pb::ValidateRequest) -> Result<Request, BadInput> {
         ssh_private_key_file: given(g.ssh_private_key_file).map(Into::into),
         ssh_key_pair_name: given(g.ssh_key_pair_name),
         profile_file: given(g.profile_file).map(Into::into),
+        ssh_cidr: given(g.ssh_cidr),
+        instance_profile: given(g.instance_profile),
         checks: g
             .checks
             .into_iter()
@@ -287,6 +289,8 @@ pub fn to_proto(r: &Request) -> pb::ValidateRequest {
             ssh_private_key_file: path(&g.ssh_private_key_file),
             ssh_key_pair_name: text(&g.ssh_key_pair_name),
             profile_file: path(&g.profile_file),
+            ssh_cidr: text(&g.ssh_cidr),
+            instance_profile: text(&g.instance_profile),
             checks: g
                 .checks
                 .iter()

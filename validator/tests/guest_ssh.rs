@@ -1,0 +1,272 @@
+//! In-guest checks over real SSH against a sandboxed Debian 12 (tests/sandbox): a machine
+//! hardened with linux-baseline and carrying its evidence passes `check`; weakening it fails
+//! `guest.hardening` naming the broken controls; edited or missing evidence fails
+//! `guest.evidence`; user checks pass and fail on exit code and output; an unreachable host is an
+//! infrastructure error (exit 3), never a pass. Library and binary both.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use amiforge_e2e::sandbox::Sandbox;
+use amiforge_validator::events::Sink;
+use amiforge_validator::guest::host::{HostCheck, check_host};
+use amiforge_validator::guest::ssh::Address;
+use amiforge_validator::guest::{Hardening, Plan};
+use amiforge_validator::report::{Check, Report, Status, Verdict};
+use amiforge_validator::request::UserCheck;
+use tokio_util::sync::CancellationToken;
+
+fn host(sbx: &Sandbox, plan: Plan) -> HostCheck {
+    HostCheck {
+        user: "admin".into(),
+        address: Address {
+            host: "127.0.0.1".into(),
+            port: sbx.port,
+        },
+        key: sbx.key.clone(),
+        plan,
+        wait: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(5),
+    }
+}
+
+fn hardening(report_sha256: &str, profile_sha256: &str) -> Plan {
+    Plan {
+        hardening: Some(Hardening {
+            report_sha256: Some(report_sha256.into()),
+            profile_sha256: Some(profile_sha256.into()),
+        }),
+        ..Plan::default()
+    }
+}
+
+async fn check(h: &HostCheck) -> Report {
+    check_host(h, &Sink::none(), &CancellationToken::new()).await
+}
+
+fn get<'a>(r: &'a Report, name: &str) -> &'a Check {
+    r.suites[0]
+        .checks
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no {name} in {r:#?}"))
+}
+
+fn user(name: &str, command: &str, exit: i32, output: Option<&str>) -> UserCheck {
+    UserCheck {
+        name: name.into(),
+        command: command.into(),
+        expect_exit: exit,
+        expect_output: output.map(str::to_string),
+    }
+}
+
+/// The binary's exit code and stdout for `check` with `args`.
+fn binary(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_amiforge-validator"))
+        .arg("check")
+        .args(args)
+        .output()
+        .expect("run amiforge-validator");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
+    let sbx = Sandbox::start();
+    let (report, bytes) = common::harden(&sbx);
+    let sha = amiforge_profile::sha256_hex(&bytes);
+    let profile_sha = report.profile.sha256.clone();
+
+    // 1. as built: evidence byte-exact, every control that held still holds, user checks pass
+    let mut plan = hardening(&sha, &profile_sha);
+    plan.checks = vec![
+        user("os", "cat /etc/os-release", 0, Some(r#"(?m)^ID=debian$"#)),
+        user("no-telnet", "test -e /usr/sbin/in.telnetd", 1, None),
+    ];
+    let r = check(&host(&sbx, plan.clone())).await;
+    assert_eq!(r.verdict, Verdict::Passed, "{r:#?}");
+    let names: Vec<&str> = r.suites[0].checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "guest.connect",
+            "guest.evidence",
+            "guest.hardening",
+            "guest.user:os",
+            "guest.user:no-telnet"
+        ]
+    );
+    assert_eq!(get(&r, "guest.evidence").found, format!("sha256 {sha}"));
+    let audit = get(&r, "guest.hardening");
+    assert!(
+        audit.found.starts_with("audit results sha256 "),
+        "{audit:?}"
+    );
+    assert_eq!(audit.found.len(), "audit results sha256 ".len() + 64);
+    assert!(
+        audit.message.contains("profile linux-baseline"),
+        "{audit:?}"
+    );
+    // audit mode changed nothing: the evidence is still the build's
+    assert_eq!(
+        std::fs::read(sbx.file("/etc/amiforge/hardening.json")).unwrap(),
+        bytes
+    );
+
+    // the binary agrees (exit 0), with JSON and JUnit written
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let junit = dir.path().join("r.xml");
+    let dest = format!("admin@127.0.0.1:{}", sbx.port);
+    let key = sbx.key.display().to_string();
+    let (code, out) = binary(&[
+        "--ssh",
+        &dest,
+        "--key",
+        &key,
+        "--report-sha256",
+        &sha,
+        "--profile-sha256",
+        &profile_sha,
+        "--json",
+        json.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let written: Report = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(written.verdict, Verdict::Passed);
+    assert!(
+        std::fs::read_to_string(&junit)
+            .unwrap()
+            .contains("guest.hardening")
+    );
+
+    // 2. user checks fail on the exit code and on the output
+    let mut failing = Plan {
+        checks: vec![
+            user("exit", "exit 3", 0, None),
+            user("regex", "echo hello", 0, Some("^bye")),
+            user("both-ok", "echo hello; exit 2", 2, Some("^hel")),
+        ],
+        ..Plan::default()
+    };
+    let r = check(&host(&sbx, failing.clone())).await;
+    assert_eq!(r.verdict, Verdict::GateFailed, "{r:#?}");
+    let e = get(&r, "guest.user:exit");
+    assert_eq!(
+        (e.status, e.found.as_str()),
+        (Status::Failed, "exit 3, no stdout")
+    );
+    let g = get(&r, "guest.user:regex");
+    assert_eq!(g.status, Status::Failed);
+    assert!(g.message.contains("does not match /^bye/"), "{g:?}");
+    assert_eq!(get(&r, "guest.user:both-ok").status, Status::Passed);
+    failing.checks.truncate(0);
+
+    // 3. drift: the three weaknesses come back; the audit names each control
+    common::root_ok(&sbx, common::WEAKEN_HARDENED);
+    let r = check(&host(&sbx, hardening(&sha, &profile_sha))).await;
+    assert_eq!(r.verdict, Verdict::GateFailed, "{r:#?}");
+    assert_eq!(get(&r, "guest.evidence").status, Status::Passed);
+    let h = get(&r, "guest.hardening");
+    assert_eq!(h.status, Status::Failed, "{h:?}");
+    for id in common::WEAKENED_CONTROLS {
+        assert!(
+            h.message.contains(&format!("{id}: expected pass")),
+            "{id}: {h:?}"
+        );
+    }
+    assert!(h.message.starts_with("3 of "), "{h:?}");
+    assert!(h.message.contains("found failed"), "{h:?}");
+    let (code, out) = binary(&["--ssh", &dest, "--key", &key, "--report-sha256", &sha]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("ssh-01"), "{out}");
+
+    // 4. the evidence edited after the build
+    let mut edited = bytes.clone();
+    edited.insert(1, b' ');
+    common::write_evidence(&sbx, &edited);
+    let r = check(&host(&sbx, hardening(&sha, &profile_sha))).await;
+    let ev = get(&r, "guest.evidence");
+    assert_eq!(ev.status, Status::Failed, "{ev:?}");
+    assert!(
+        ev.message.contains("is not the report the build wrote"),
+        "{ev:?}"
+    );
+    assert_eq!(
+        ev.found,
+        format!("sha256 {}", amiforge_profile::sha256_hex(&edited))
+    );
+
+    // 5. the evidence gone
+    common::root_ok(&sbx, "rm -f /etc/amiforge/hardening.json\n");
+    let r = check(&host(&sbx, hardening(&sha, &profile_sha))).await;
+    assert_eq!(r.verdict, Verdict::GateFailed);
+    let ev = get(&r, "guest.evidence");
+    assert_eq!((ev.status, ev.found.as_str()), (Status::Failed, "missing"));
+    assert!(
+        ev.message
+            .contains("/etc/amiforge/hardening.json is missing"),
+        "{ev:?}"
+    );
+    assert_eq!(get(&r, "guest.hardening").status, Status::Skipped);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_host_is_an_error_not_a_pass() {
+    // a port nothing listens on
+    let port = amiforge_e2e::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    std::fs::write(&key, "not a key").unwrap();
+    let h = HostCheck {
+        user: "admin".into(),
+        address: Address {
+            host: "127.0.0.1".into(),
+            port,
+        },
+        key: key.clone(),
+        plan: Plan {
+            hardening: Some(Hardening::default()),
+            checks: vec![user("t", "true", 0, None)],
+            ..Plan::default()
+        },
+        wait: Duration::from_secs(2),
+        connect_timeout: Duration::from_secs(2),
+    };
+    let started = std::time::Instant::now();
+    let r = check(&h).await;
+    assert_eq!(r.verdict, Verdict::InfrastructureError, "{r:#?}");
+    let c = get(&r, "guest.connect");
+    assert_eq!(c.status, Status::Error);
+    assert!(c.message.contains("Connection refused"), "{c:?}");
+    assert!(c.message.contains("attempt(s)"), "retried: {c:?}");
+    for n in ["guest.evidence", "guest.hardening", "guest.user:t"] {
+        assert_eq!(get(&r, n).status, Status::Skipped, "{n}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let (code, out) = binary(&[
+        "--ssh",
+        &format!("admin@127.0.0.1:{port}"),
+        "--key",
+        key.to_str().unwrap(),
+        "--wait",
+        "1s",
+    ]);
+    assert_eq!(code, 3, "{out}");
+    // bad input is 2, naming the flag
+    let (code, out) = binary(&["--ssh", "nouser", "--key", key.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--ssh"), "{out}");
+}
