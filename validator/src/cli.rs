@@ -337,6 +337,7 @@ pub fn host_check(a: &CheckArgs) -> Result<crate::guest::host::HostCheck, BadInp
             no_hardening: None,
             profile_file: a.checks.profile_file.clone(),
             checks,
+            ..Plan::default()
         },
         wait: a.wait,
         connect_timeout: a.connect_timeout,

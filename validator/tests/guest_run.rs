@@ -4,7 +4,9 @@
 //! user gives, and with one made for the run (deleted afterwards); drift in the guest fails the
 //! run; nothing of the run's is left (instances, key pairs, security groups).
 
-mod common;
+mod support;
+
+use support::guest as common;
 
 use std::time::Duration;
 
@@ -20,12 +22,33 @@ use amiforge_validator::request::{Guest, Launch, Policy, Request, Transport, Use
 use tokio_util::sync::CancellationToken;
 
 const REGIONS: [&str; 2] = ["eu-west-1", "us-west-2"];
-const GUEST_CHECKS: [&str; 4] = [
+const GUEST_CHECKS: [&str; 5] = [
     "guest.connect",
+    "guest.user-data",
     "guest.evidence",
     "guest.hardening",
     "guest.user:debian",
 ];
+
+const USER_DATA: &str = "#cloud-config\nruncmd:\n  - echo configured-at-launch\n";
+
+/// A stand-in `cloud-init` in the guest (the sandbox has none) answering `status --wait --long`
+/// with `status` and exit code `rc`, as cloud-init 23.4+ does.
+fn fake_cloud_init(sbx: &Sandbox, status: &str, rc: i32) {
+    common::root_ok(
+        sbx,
+        &format!(
+            "mkdir -p /var/lib/amiforge-test\n\
+             printf '%s' '{status}' > /var/lib/amiforge-test/cloud-init.out\n\
+             echo {rc} > /var/lib/amiforge-test/cloud-init.rc\n\
+             printf '#!/bin/sh\\ncat /var/lib/amiforge-test/cloud-init.out\\nexit $(cat /var/lib/amiforge-test/cloud-init.rc)\\n' > /usr/local/bin/cloud-init\n\
+             chmod 0755 /usr/local/bin/cloud-init\n"
+        ),
+    );
+}
+
+const CLOUD_INIT_DONE: &str =
+    "status: done\nextended_status: done\ndetail:\nDataSourceEc2Local\nerrors: []\n";
 
 async fn clients(emu: &Emulator) -> Clients {
     Clients::new(load_for_endpoint("us-east-1", &emu.endpoint()).await)
@@ -38,6 +61,8 @@ fn request(m: &amiforge_aws::manifest::Manifest, guest: Guest) -> Request {
         launch: Launch {
             poll: Duration::from_millis(200),
             timeout: Duration::from_secs(40),
+            // a hybrid image: the test launch passes the user data deployments pass
+            user_data: Some(USER_DATA.into()),
             ..Launch::default()
         },
         guest: Guest {
@@ -107,10 +132,11 @@ async fn key_pairs(c: &Clients, region: &str) -> Vec<String> {
 async fn ssh_checks_run_in_every_instance_with_a_given_or_a_made_key_pair() {
     let sbx = Sandbox::start();
     let (report, bytes) = common::harden(&sbx);
+    fake_cloud_init(&sbx, CLOUD_INIT_DONE, 0);
     let emu = Emulator::start(0.0);
     emu.configure(&serde_json::json!({"launch_seconds": 0.2, "status_seconds": 0.2}));
     let c = clients(&emu).await;
-    let m = common::release(
+    let m = support::hardened_release(
         &c,
         &REGIONS,
         Some(common::manifest_hardening(&report, &bytes)),
@@ -154,6 +180,21 @@ async fn ssh_checks_run_in_every_instance_with_a_given_or_a_made_key_pair() {
             .unwrap();
         let inst = &launched.reservations()[0].instances()[0];
         assert_eq!(inst.key_name(), Some("ci-key"), "{}", s.name());
+        // the test launch really carried the user data
+        let ud = c
+            .ec2(&s.region)
+            .describe_instance_attribute()
+            .instance_id(id)
+            .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
+            .send()
+            .await
+            .unwrap();
+        let b64 = ud.user_data().and_then(|v| v.value()).unwrap_or_default();
+        use base64::Engine;
+        let sent = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap_or_default();
+        assert_eq!(String::from_utf8_lossy(&sent), USER_DATA, "{}", s.name());
     }
     assert_eq!(
         emu.count("AuthorizeSecurityGroupIngress", None),
@@ -185,7 +226,32 @@ async fn ssh_checks_run_in_every_instance_with_a_given_or_a_made_key_pair() {
     }
     assert_nothing_left(&c).await;
 
-    // 3. drift in the guest fails the run, naming the controls
+    // 3. the launch's user data failed (cloud-init error): the gate fails, naming cloud-init's error
+    fake_cloud_init(
+        &sbx,
+        "status: error\ndetail:\nDataSourceEc2Local\nerrors:\n\t- (scripts_user, Runparts: 1 failures (part-001))\n",
+        1,
+    );
+    let r = validate(&c, request(&m, ssh.clone())).await;
+    assert_eq!(r.verdict, Verdict::GateFailed, "{r:#?}");
+    assert_guest_checks(
+        &r,
+        &[
+            ("guest.user-data", Status::Failed),
+            ("guest.hardening", Status::Passed),
+        ],
+    );
+    let u = r
+        .suites
+        .iter()
+        .flat_map(|s| &s.checks)
+        .find(|c| c.name == "guest.user-data")
+        .unwrap();
+    assert!(u.message.contains("part-001"), "{u:?}");
+    fake_cloud_init(&sbx, CLOUD_INIT_DONE, 0);
+    assert_nothing_left(&c).await;
+
+    // 4. drift in the guest fails the run, naming the controls
     common::root_ok(&sbx, common::WEAKEN_HARDENED);
     let r = validate(&c, request(&m, ssh)).await;
     assert_eq!(r.verdict, Verdict::GateFailed, "{r:#?}");
@@ -212,6 +278,7 @@ async fn ssh_checks_run_in_every_instance_with_a_given_or_a_made_key_pair() {
 async fn ssm_checks_run_through_run_command_and_cut_output_never_passes() {
     let sbx = Sandbox::start();
     let (report, bytes) = common::harden(&sbx);
+    fake_cloud_init(&sbx, CLOUD_INIT_DONE, 0);
     assert!(
         bytes.len() > 18_000,
         "the report ({} bytes) must need several SSM reads",
@@ -224,7 +291,7 @@ async fn ssm_checks_run_through_run_command_and_cut_output_never_passes() {
                      "key": sbx.key.display().to_string()}}),
     );
     let c = clients(&emu).await;
-    let m = common::release(
+    let m = support::hardened_release(
         &c,
         &REGIONS,
         Some(common::manifest_hardening(&report, &bytes)),

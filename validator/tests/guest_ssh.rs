@@ -4,7 +4,9 @@
 //! `guest.evidence`; user checks pass and fail on exit code and output; an unreachable host is an
 //! infrastructure error (exit 3), never a pass. Library and binary both.
 
-mod common;
+mod support;
+
+use support::guest as common;
 
 use std::process::Command;
 use std::time::Duration;

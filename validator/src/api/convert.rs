@@ -456,7 +456,11 @@ mod tests {
         r.launch.user_data = Some("#!/bin/sh\n".into());
         r.guest.transport = Transport::Ssh;
         r.guest.ssh_user = Some("admin".into());
-        r.guest.ssh_private_key_file = Some("/keys/id".into());
+        let key = tempfile::NamedTempFile::new().unwrap();
+        r.guest.ssh_private_key_file = Some(key.path().to_path_buf());
+        r.guest.ssh_key_pair_name = Some("ci-key".into());
+        r.guest.ssh_cidr = Some("10.0.0.0/16".into());
+        r.guest.instance_profile = Some("validator-ssm".into());
         r.guest.checks = vec![UserCheck {
             name: "nginx".into(),
             command: "systemctl is-active nginx".into(),

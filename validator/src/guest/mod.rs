@@ -1,6 +1,7 @@
 //! In-guest checks: what runs inside a test instance (or any host reached over SSH) once it is
 //! up. [`Plan::for_target`] decides what to check for an AMI; [`run_checks`] runs it through a
-//! [`Transport`]: `guest.connect` (root shell reached), `guest.evidence` (the build's report is on
+//! [`Transport`]: `guest.connect` (root shell reached), `guest.user-data` (the launch's user
+//! data ran to completion, for hybrid/os-only images), `guest.evidence` (the build's report is on
 //! the image, byte-exact), `guest.hardening` (the profile re-run in audit mode: what held at
 //! build time holds now), `guest.user:<name>` (the user's commands).
 //!
@@ -13,6 +14,7 @@
 //! | [`evidence`] | `guest.evidence` |
 //! | [`audit`] | `guest.hardening` |
 //! | [`user`] | `guest.user:<name>` |
+//! | [`userdata`] | `guest.user-data` |
 //! | [`session`] | a run's private keys and known-hosts files; the key pair per region |
 //! | [`instance`] | reaching a launched test instance (address, transport) |
 //! | [`host`] | `check`: the same checks against an existing host, no AWS |
@@ -27,9 +29,10 @@ pub mod ssh;
 pub mod ssm;
 pub mod transport;
 pub mod user;
+pub mod userdata;
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
@@ -58,6 +61,11 @@ pub struct Plan {
     /// Audit with this profile file instead of the built-in the report names.
     pub profile_file: Option<PathBuf>,
     pub checks: Vec<UserCheck>,
+    /// Wait at most this long for the launch's user data to finish (`None`: no user data given).
+    pub user_data: Option<Duration>,
+    /// Why the user data is not checked although the image configures at launch (a skipped
+    /// `guest.user-data`).
+    pub no_user_data: Option<String>,
 }
 
 impl Plan {
@@ -72,8 +80,10 @@ impl Plan {
         let expected =
             e.report_sha256.is_some() || e.profile_sha256.is_some() || e.profile.is_some();
         // SSH is never the default: choosing it asks for in-guest checks
+        let user_data = req.launch.user_data.is_some();
         let asked = !g.checks.is_empty()
             || g.profile_file.is_some()
+            || user_data
             || g.transport == request::Transport::Ssh;
         if !expected && !asked {
             return None;
@@ -97,12 +107,20 @@ impl Plan {
             }),
             profile_file: g.profile_file.clone(),
             checks: g.checks.clone(),
+            user_data: user_data.then_some(req.launch.timeout),
+            no_user_data: match e.strategy.as_deref() {
+                Some(s @ ("hybrid" | "os-only")) if !user_data => Some(format!(
+                    "a {s} image finishes its configuration at launch, but no user data was given \
+                     to exercise it (give the user data deployments pass)"
+                )),
+                _ => None,
+            },
         })
     }
 
     /// Whether anything has to run in the guest (else no connection is made).
     pub fn needs_guest(&self) -> bool {
-        self.hardening.is_some() || !self.checks.is_empty()
+        self.hardening.is_some() || !self.checks.is_empty() || self.user_data.is_some()
     }
 }
 
@@ -120,6 +138,9 @@ pub fn check_names(plan: &Plan) -> Vec<String> {
     let mut v = Vec::new();
     if plan.needs_guest() {
         v.push("guest.connect".to_string());
+    }
+    if plan.user_data.is_some() || plan.no_user_data.is_some() {
+        v.push(userdata::NAME.to_string());
     }
     if plan.hardening.is_some() || plan.no_hardening.is_some() {
         if plan.hardening.is_some() {
@@ -190,6 +211,16 @@ pub async fn run_checks<T: Transport>(
             out.extend(skipped(plan, &why).into_iter().skip(1));
             return out;
         }
+    }
+    if let Some(wait) = plan.user_data {
+        let since = Instant::now();
+        let c = tokio::select! {
+            c = userdata::check(t, wait) => c,
+            _ = cancel.cancelled() => { out.extend(interrupted(&out)); return out; }
+        };
+        out.push(timed(c, since));
+    } else if let Some(why) = &plan.no_user_data {
+        out.push(Check::new(userdata::NAME, Status::Skipped, "", "").with_message(why.clone()));
     }
     if let Some(h) = &plan.hardening {
         let since = Instant::now();
@@ -272,6 +303,38 @@ mod tests {
         );
         assert_eq!(Plan::for_target(&r, &t), None);
         assert!(!needs_guest(&r));
+    }
+
+    #[test]
+    fn images_configured_at_launch_check_their_user_data_or_say_why_not() {
+        let hybrid = Expect {
+            strategy: Some("hybrid".into()),
+            ..hardened()
+        };
+        let (r, t) = req(Guest::default(), hybrid.clone());
+        let p = Plan::for_target(&r, &t).unwrap();
+        assert_eq!(p.user_data, None);
+        assert!(p.no_user_data.as_deref().unwrap().contains("hybrid image"));
+        assert_eq!(
+            check_names(&p),
+            [
+                "guest.connect",
+                "guest.user-data",
+                "guest.evidence",
+                "guest.hardening"
+            ]
+        );
+        let (mut r, t) = req(Guest::default(), hybrid);
+        r.launch.user_data = Some("#cloud-config\n".into());
+        let p = Plan::for_target(&r, &t).unwrap();
+        assert_eq!(p.user_data, Some(r.launch.timeout));
+        assert_eq!(p.no_user_data, None);
+        // a full image needs nothing at launch; user data alone asks for the guest
+        let (mut r, t) = req(Guest::default(), Expect::default());
+        r.launch.user_data = Some("#!/bin/sh\n".into());
+        let p = Plan::for_target(&r, &t).unwrap();
+        assert!(p.needs_guest());
+        assert_eq!(check_names(&p)[..2], ["guest.connect", "guest.user-data"]);
     }
 
     #[test]

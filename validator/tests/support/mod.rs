@@ -1,6 +1,9 @@
 //! Test support shared by the validator's integration tests: emulator clients, a replicated
-//! release like amiforge-replicate makes, and the "nothing left" assertion.
+//! release like amiforge-replicate makes, the "nothing left" assertion; [`guest`]: root shells
+//! in the sandbox and a sandbox hardened the way amiforge-harden does it.
 #![allow(dead_code)]
+
+pub mod guest;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -27,6 +30,33 @@ pub async fn key(c: &Clients, region: &str) -> String {
 /// What replicate would have made: per region an encrypted copy of the base AMI with its own
 /// key, tagged, shared with one account, deprecated in 6 months; and its manifest.
 pub async fn release(c: &Clients, regions: &[&str]) -> Manifest {
+    let sharing = Sharing {
+        account_ids: vec![ACCOUNT.into()],
+        ..Sharing::default()
+    };
+    let tags = BTreeMap::from([("team".to_string(), "platform".to_string())]);
+    release_with(c, regions, sharing, tags, None).await
+}
+
+/// A private, untagged release whose manifest records the build's hardening digests (what the
+/// in-guest checks compare the image's evidence with).
+pub async fn hardened_release(
+    c: &Clients,
+    regions: &[&str],
+    hardening: Option<amiforge_aws::manifest::Hardening>,
+) -> Manifest {
+    release_with(c, regions, Sharing::default(), BTreeMap::new(), hardening).await
+}
+
+/// Per region an encrypted copy of the base AMI with its own key, tagged `tags`, shared as
+/// `sharing` says, deprecated in 6 months; and its sealed manifest.
+pub async fn release_with(
+    c: &Clients,
+    regions: &[&str],
+    sharing: Sharing,
+    tags: BTreeMap<String, String>,
+    hardening: Option<amiforge_aws::manifest::Hardening>,
+) -> Manifest {
     let mut m = Manifest {
         schema: amiforge_aws::manifest::SCHEMA.into(),
         sha256: String::new(),
@@ -42,12 +72,9 @@ pub async fn release(c: &Clients, regions: &[&str]) -> Manifest {
         strategy: "hybrid".into(),
         regions: BTreeMap::new(),
         failures: BTreeMap::new(),
-        sharing: Sharing {
-            account_ids: vec![ACCOUNT.into()],
-            ..Sharing::default()
-        },
+        sharing,
         cost: Default::default(),
-        hardening: None,
+        hardening,
         ssm_parameter: None,
         retention: Vec::new(),
         dry_run: false,
@@ -73,7 +100,7 @@ pub async fn release(c: &Clients, regions: &[&str]) -> Manifest {
             .await
             .unwrap();
         let snap_ids: Vec<String> = snaps.iter().map(|s| s.id.clone()).collect();
-        let t = BTreeMap::from([("team".to_string(), "platform".to_string())]);
+        let t = tags.clone();
         let mut resources = vec![ami.clone()];
         resources.extend(snap_ids.clone());
         images::tag(c, r, &resources, &t).await.unwrap();

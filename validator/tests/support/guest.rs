@@ -3,8 +3,6 @@
 //! script of `linux-baseline` run as root, the report built from its output and left as
 //! evidence in /etc/amiforge/hardening.json).
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -128,93 +126,6 @@ pub fn write_evidence(sbx: &Sandbox, bytes: &[u8]) {
              chmod 0644 /etc/amiforge/hardening.json\n"
         ),
     );
-}
-
-/// What replicate would have made from the emulator's base AMI: per region an encrypted copy
-/// (its own key), tagged, private, deprecated in 6 months; and its sealed manifest, recording
-/// `hardening` (the build's report digests).
-pub async fn release(
-    c: &amiforge_aws::client::Clients,
-    regions: &[&str],
-    hardening: Option<amiforge_aws::manifest::Hardening>,
-) -> amiforge_aws::manifest::Manifest {
-    use amiforge_aws::images::{self, CopyRequest};
-    use amiforge_aws::manifest::{Manifest, RegionImage, Sharing, SourceImage};
-    use amiforge_e2e::emulator::BASE_AMI;
-    use std::time::{Duration, SystemTime};
-
-    let mut m = Manifest {
-        schema: amiforge_aws::manifest::SCHEMA.into(),
-        sha256: String::new(),
-        generated_at: "2026-11-27T00:00:00Z".into(),
-        build: BTreeMap::new(),
-        source: SourceImage {
-            region: "us-east-1".into(),
-            ami: BASE_AMI.into(),
-            name: "base".into(),
-            snapshots: Vec::new(),
-        },
-        family: "web".into(),
-        strategy: "hybrid".into(),
-        regions: BTreeMap::new(),
-        failures: BTreeMap::new(),
-        sharing: Sharing::default(),
-        cost: Default::default(),
-        hardening,
-        ssm_parameter: None,
-        retention: Vec::new(),
-        dry_run: false,
-    };
-    let deprecate = SystemTime::now() + Duration::from_secs(180 * 86400);
-    for r in regions {
-        let k = c.kms(r).create_key().send().await.expect("CreateKey");
-        let key = k
-            .key_metadata()
-            .expect("metadata")
-            .arn()
-            .expect("arn")
-            .to_string();
-        let ami = images::copy(
-            c,
-            r,
-            &CopyRequest {
-                source_region: "us-east-1",
-                source_ami: BASE_AMI,
-                name: &format!("web-{r}"),
-                description: "hardened release",
-                kms_key: Some(&key),
-                client_token: &format!("release-{r}"),
-            },
-        )
-        .await
-        .expect("copy");
-        let (_, snaps) = images::wait_available(c, r, &ami, Duration::from_secs(60), |_| {})
-            .await
-            .expect("available");
-        let snapshots: Vec<String> = snaps.iter().map(|s| s.id.clone()).collect();
-        images::deprecate(c, r, &ami, deprecate)
-            .await
-            .expect("deprecate");
-        let info = images::describe(c, r, &ami)
-            .await
-            .expect("describe")
-            .expect("image");
-        m.regions.insert(
-            r.to_string(),
-            RegionImage {
-                ami,
-                snapshots,
-                kms_key: Some(key),
-                encrypted: true,
-                state: "available".into(),
-                tags: BTreeMap::new(),
-                deprecation_time: info.deprecation_time,
-                source: false,
-            },
-        );
-    }
-    m.seal();
-    m
 }
 
 /// The manifest's hardening record of a report (as amiforge-replicate writes it).
