@@ -77,7 +77,7 @@ build {
       region_kms_key_ids = { for r in var.regions : r => "alias/images" }
       tags               = { team = "platform", service = "web" }
       account_ids        = ["111122223333"]
-      strategy           = "hybrid"
+      strategy           = "full" # baked completely: nothing left for launch time (3 months shelf life)
       manifest_path      = "reports/manifest.json"
       hardening_report   = "reports/hardening.json"
     }
