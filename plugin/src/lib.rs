@@ -4,6 +4,7 @@
 //! prefix (`amiforge-NAME`).
 
 pub mod harden;
+pub mod input;
 pub mod replicate;
 pub mod validate;
 

@@ -89,6 +89,33 @@ impl Emulator {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// An HCL2 `amazon-ebs` source named `web` that builds from [`BASE_AMI`] in us-east-1 on this
+    /// emulator (Packer's custom-endpoint options, test credentials, 1 s polling), with `settings`
+    /// (communicator, encryption, …) added inside the block.
+    pub fn amazon_ebs_source(&self, settings: &str) -> String {
+        format!(
+            r#"source "amazon-ebs" "web" {{
+  region                      = "us-east-1"
+  custom_endpoint_ec2         = "{endpoint}"
+  skip_credential_validation  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  source_ami                  = "{BASE_AMI}"
+  instance_type               = "t3.micro"
+  ami_name                    = "web-{{{{timestamp}}}}"
+  aws_polling {{
+    delay_seconds = 1
+    max_attempts  = 60
+  }}
+{settings}
+}}
+"#,
+            endpoint = self.endpoint(),
+        )
+    }
+
     /// Environment for processes (plugins, Packer) that should talk to this emulator.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use amiforge_aws::client::{Clients, load_for_endpoint};
 use amiforge_aws::manifest::Manifest;
 use amiforge_aws::{images, instances, ssm, tags};
-use amiforge_e2e::emulator::{BASE_AMI, Emulator};
+use amiforge_e2e::emulator::Emulator;
 use amiforge_e2e::packer::{PackerOutput, Workdir};
 use amiforge_e2e::sandbox::Sandbox;
 use amiforge_e2e::{amiforge_bin, validator_bin};
@@ -73,29 +73,7 @@ fn template(emu: &Emulator, sbx: &Sandbox, weaken: bool, gate_extra: &str) -> St
         .map(|r| format!("\"{r}\" = \"alias/images\""))
         .collect();
     format!(
-        r#"source "amazon-ebs" "web" {{
-  region                      = "us-east-1"
-  custom_endpoint_ec2         = "{endpoint}"
-  skip_credential_validation  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  access_key                  = "testing"
-  secret_key                  = "testing"
-  source_ami                  = "{BASE_AMI}"
-  instance_type               = "t3.micro"
-  ami_name                    = "web-{{{{timestamp}}}}"
-  encrypt_boot                = true
-  kms_key_id                  = "alias/images"
-  ssh_username                = "admin"
-  ssh_host                    = "127.0.0.1"
-  ssh_port                    = {port}
-  ssh_private_key_file        = "{key}"
-  ssh_timeout                 = "30s"
-  aws_polling {{
-    delay_seconds = 1
-    max_attempts  = 60
-  }}
-}}
+        r#"{source}
 build {{
   sources = ["source.amazon-ebs.web"]
   provisioner "amiforge-harden" {{
@@ -135,7 +113,13 @@ build {{
   }}
 }}
 "#,
-        endpoint = emu.endpoint(),
+        source = emu.amazon_ebs_source(&format!(
+            "  encrypt_boot         = true\n  kms_key_id           = \"alias/images\"\n  \
+             ssh_username         = \"admin\"\n  ssh_host             = \"127.0.0.1\"\n  \
+             ssh_port             = {}\n  ssh_private_key_file = \"{}\"\n  ssh_timeout          = \"30s\"",
+            sbx.port,
+            sbx.key.display()
+        )),
         port = sbx.port,
         key = sbx.key.display(),
         validator = validator_bin().display(),

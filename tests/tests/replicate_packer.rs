@@ -8,7 +8,7 @@ use amiforge_aws::client::{Clients, load_for_endpoint};
 use amiforge_aws::manifest::Manifest;
 use amiforge_aws::{images, ssm};
 use amiforge_e2e::amiforge_bin;
-use amiforge_e2e::emulator::{BASE_AMI, Emulator};
+use amiforge_e2e::emulator::Emulator;
 use amiforge_e2e::packer::{PackerOutput, Workdir};
 use amiforge_e2e::sandbox::Sandbox;
 
@@ -25,27 +25,7 @@ fn source(emu: &Emulator, sbx: Option<&Sandbox>) -> String {
         ),
         None => "communicator = \"none\"".to_string(),
     };
-    format!(
-        r#"source "amazon-ebs" "web" {{
-  region                      = "us-east-1"
-  custom_endpoint_ec2         = "{endpoint}"
-  skip_credential_validation  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  access_key                  = "testing"
-  secret_key                  = "testing"
-  source_ami                  = "{BASE_AMI}"
-  instance_type               = "t3.micro"
-  ami_name                    = "web-{{{{timestamp}}}}"
-  {communicator}
-  aws_polling {{
-    delay_seconds = 1
-    max_attempts  = 60
-  }}
-}}
-"#,
-        endpoint = emu.endpoint(),
-    )
+    emu.amazon_ebs_source(&format!("  {communicator}"))
 }
 
 fn packer(w: &Workdir, emu: &Emulator, args: &[&str]) -> PackerOutput {

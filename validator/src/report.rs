@@ -139,6 +139,43 @@ impl Report {
         }
     }
 
+    /// The report of a finished run: verdict decided, summary `N passed, … {scope}{notes}`.
+    pub fn finish(
+        run_id: &str,
+        started_at: std::time::SystemTime,
+        seconds: f64,
+        suites: Vec<Suite>,
+        cleanup: Cleanup,
+        interrupted: bool,
+        scope: &str,
+    ) -> Report {
+        let verdict = Report::decide(&suites, &cleanup, interrupted);
+        let mut report = Report {
+            schema: SCHEMA.into(),
+            run_id: run_id.to_string(),
+            started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
+            seconds,
+            verdict,
+            summary: String::new(),
+            suites,
+            cleanup,
+        };
+        let (p, f, e, s) = report.totals();
+        report.summary = format!(
+            "{p} passed, {f} failed, {e} error(s), {s} skipped {scope}{}{}",
+            if interrupted { "; interrupted" } else { "" },
+            if report.cleanup.errors.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; cleanup left {} resource(s): run `amiforge-validator sweep --run-id {run_id}`",
+                    report.cleanup.errors.len()
+                )
+            }
+        );
+        report
+    }
+
     pub fn totals(&self) -> (usize, usize, usize, usize) {
         let count = |s| self.suites.iter().map(|x| x.count(s)).sum::<usize>();
         (

@@ -96,31 +96,14 @@ pub async fn run_with(
     // 3. cleanup, whatever happened
     let cleanup = ledger::clean(clients, ledger.snapshot(), req.launch.poll, &sink).await;
     let interrupted = cancel.is_cancelled();
-    let verdict = Report::decide(&suites, &cleanup, interrupted);
-    let mut report = Report {
-        schema: SCHEMA.into(),
-        run_id: req.run_id.clone(),
-        started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
-        seconds: started.elapsed().as_secs_f64(),
-        verdict,
-        summary: String::new(),
+    let report = Report::finish(
+        &req.run_id,
+        started_at,
+        started.elapsed().as_secs_f64(),
         suites,
         cleanup,
-    };
-    let (p, f, e, s) = report.totals();
-    report.summary = format!(
-        "{p} passed, {f} failed, {e} error(s), {s} skipped across {} AMI(s){}{}",
-        req.targets.len(),
-        if interrupted { "; interrupted" } else { "" },
-        if report.cleanup.errors.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "; cleanup left {} resource(s): run `amiforge-validator sweep --run-id {}`",
-                report.cleanup.errors.len(),
-                req.run_id
-            )
-        }
+        interrupted,
+        &format!("across {} AMI(s)", req.targets.len()),
     );
     sink.send(Event::Verdict {
         verdict: report.verdict,

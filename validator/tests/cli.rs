@@ -102,21 +102,7 @@ async fn exit_codes_and_reports_say_what_happened() {
 
     // gate failed: one AMI made public → exit 1; the JUnit failure names AMI, region, expected, found
     let (r0, bad) = ("us-west-2", m.regions["us-west-2"].ami.clone());
-    c.ec2(r0)
-        .modify_image_attribute()
-        .image_id(&bad)
-        .launch_permission(
-            aws_sdk_ec2::types::LaunchPermissionModifications::builder()
-                .add(
-                    aws_sdk_ec2::types::LaunchPermission::builder()
-                        .group(aws_sdk_ec2::types::PermissionGroup::All)
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    support::make_public(&c, r0, &bad).await;
     let o = run(
         &emu,
         &[

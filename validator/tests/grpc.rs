@@ -4,17 +4,17 @@
 //! nothing behind; Sweep dry-run vs real; the real binary serves, answers Health, and on SIGTERM
 //! cancels its runs, cleans up, removes its socket and exits 0.
 
-use std::collections::BTreeMap;
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
+use support::{HOME, clients};
 
 use amiforge_aws::client::{Clients, load_for_endpoint};
-use amiforge_aws::images::{self, CopyRequest};
 use amiforge_aws::instances::{self, LaunchRequest};
-use amiforge_aws::manifest::{Manifest, RegionImage, Sharing, SourceImage};
 use amiforge_aws::tags;
 use amiforge_e2e::emulator::{BASE_AMI, Emulator};
 use amiforge_validator::api::client::connect;
@@ -27,85 +27,12 @@ use amiforge_validator::report::{Report, Verdict};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
-const HOME: &str = "us-east-1";
 const REGION: &str = "eu-west-1";
 
-async fn clients(emu: &Emulator) -> Clients {
-    Clients::new(load_for_endpoint(HOME, &emu.endpoint()).await)
-}
-
-/// What replicate would have made in `region`: an encrypted, tagged, shared, deprecated copy of
-/// the base AMI, and its sealed manifest (JSON bytes).
+/// A one-region release (what replicate makes), as manifest JSON bytes.
 async fn release(c: &Clients, region: &str) -> Vec<u8> {
-    let key = c.kms(region).create_key().send().await.unwrap();
-    let key = key.key_metadata().unwrap().arn().unwrap().to_string();
-    let ami = images::copy(
-        c,
-        region,
-        &CopyRequest {
-            source_region: HOME,
-            source_ami: BASE_AMI,
-            name: "web",
-            description: "test release",
-            kms_key: Some(&key),
-            client_token: "release",
-        },
-    )
-    .await
-    .unwrap();
-    let (_, snaps) = images::wait_available(c, region, &ami, Duration::from_secs(60), |_| {})
-        .await
-        .unwrap();
-    let snaps: Vec<String> = snaps.iter().map(|s| s.id.clone()).collect();
-    let sharing = Sharing {
-        account_ids: vec!["111122223333".into()],
-        ..Sharing::default()
-    };
-    let t = BTreeMap::from([("team".to_string(), "platform".to_string())]);
-    let mut resources = vec![ami.clone()];
-    resources.extend(snaps.clone());
-    images::tag(c, region, &resources, &t).await.unwrap();
-    images::share(c, region, &ami, &snaps, &sharing)
-        .await
-        .unwrap();
-    let deprecate = SystemTime::now() + Duration::from_secs(180 * 86400);
-    images::deprecate(c, region, &ami, deprecate).await.unwrap();
-    let info = images::describe(c, region, &ami).await.unwrap().unwrap();
-    let mut m = Manifest {
-        schema: amiforge_aws::manifest::SCHEMA.into(),
-        sha256: String::new(),
-        generated_at: "2026-11-27T00:00:00Z".into(),
-        build: BTreeMap::new(),
-        source: SourceImage {
-            region: HOME.into(),
-            ami: BASE_AMI.into(),
-            name: "base".into(),
-            snapshots: Vec::new(),
-        },
-        family: "web".into(),
-        strategy: "hybrid".into(),
-        regions: BTreeMap::from([(
-            region.to_string(),
-            RegionImage {
-                ami,
-                snapshots: snaps,
-                kms_key: Some(key),
-                encrypted: true,
-                state: "available".into(),
-                tags: t,
-                deprecation_time: info.deprecation_time,
-                source: false,
-            },
-        )]),
-        failures: BTreeMap::new(),
-        sharing,
-        cost: Default::default(),
-        hardening: None,
-        ssm_parameter: None,
-        retention: Vec::new(),
-        dry_run: false,
-    };
-    m.seal()
+    let m = support::release(c, &[region]).await;
+    serde_json::to_vec(&m).unwrap()
 }
 
 /// A request for the release with short polls, on the given instance types.

@@ -101,21 +101,7 @@ async fn each_wrong_ami_fails_its_own_check_and_is_not_launched() {
     let m = release(&c, &regions).await;
     let ami = |r: &str| m.regions[r].ami.clone();
     // eu-west-1: public
-    c.ec2("eu-west-1")
-        .modify_image_attribute()
-        .image_id(ami("eu-west-1"))
-        .launch_permission(
-            aws_sdk_ec2::types::LaunchPermissionModifications::builder()
-                .add(
-                    aws_sdk_ec2::types::LaunchPermission::builder()
-                        .group(aws_sdk_ec2::types::PermissionGroup::All)
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    support::make_public(&c, "eu-west-1", &ami("eu-west-1")).await;
     // us-west-2: the manifest says another key
     let mut m2 = m.clone();
     let other = key(&c, "us-west-2").await;

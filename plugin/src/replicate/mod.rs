@@ -43,27 +43,16 @@ impl PostProcessor for Replicate {
     }
 
     async fn post_process(&self, ctx: PostProcessContext) -> anyhow::Result<PostProcessOutput> {
-        let builder = ctx.input.builder_id().await?;
-        if !amiforge_aws::artifact::AMI_BUILDERS.contains(&builder.as_str()) {
-            anyhow::bail!(
-                "amiforge-replicate takes AMIs (amazon-ebs, amazon-ebssurrogate, amazon-chroot, amiforge); got an artifact from {builder:?}"
-            );
-        }
-        let id = ctx.input.id().await?;
-        let amis = amiforge_aws::artifact::parse_id(&id)
-            .map_err(|e| anyhow::anyhow!("input artifact id {id:?}: {e}"))?;
-        let generated = ctx
-            .input
-            .state("generated_data")
-            .await
-            .unwrap_or(serde_json::Value::Null);
-        // the build region: what the builder says, else the only/first region of the artifact
-        let build_region = generated
-            .get("BuildRegion")
-            .and_then(|v| v.as_str())
-            .filter(|r| amis.contains_key(*r))
-            .map(str::to_string)
-            .or_else(|| amis.keys().next().cloned())
+        let input = crate::input::read(
+            &ctx,
+            "amiforge-replicate",
+            &[],
+            "AMIs (amazon-ebs, amazon-ebssurrogate, amazon-chroot, amiforge)",
+        )
+        .await?;
+        let (amis, generated) = (input.amis.clone(), input.generated.clone());
+        let build_region = input
+            .build_region()
             .ok_or_else(|| anyhow::anyhow!("input artifact has no AMI"))?;
         let source_ami = amis[&build_region].clone();
         let run_id = generated
@@ -81,7 +70,7 @@ impl PostProcessor for Replicate {
             "packer_builder_type".to_string(),
             self.packer.builder_type.clone(),
         );
-        build.insert("input_builder_id".to_string(), builder.clone());
+        build.insert("input_builder_id".to_string(), input.builder.clone());
         build.insert("packer_run_uuid".to_string(), run_id.clone());
         let input = Input {
             source_region: build_region.clone(),

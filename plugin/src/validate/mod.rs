@@ -47,36 +47,25 @@ impl PostProcessor for Validate {
     }
 
     async fn post_process(&self, ctx: PostProcessContext) -> anyhow::Result<PostProcessOutput> {
-        let builder = ctx.input.builder_id().await?;
-        let takes = amiforge_aws::artifact::AMI_BUILDERS.contains(&builder.as_str())
-            || builder == crate::replicate::BUILDER_ID
-            || builder == BUILDER_ID;
-        if !takes {
-            bail!(
-                "amiforge-validate takes AMIs (amazon-ebs, amazon-ebssurrogate, amazon-chroot, amiforge-replicate); got an artifact from {builder:?}"
-            );
-        }
-        let id = ctx.input.id().await?;
-        let amis = amiforge_aws::artifact::parse_id(&id)
-            .map_err(|e| anyhow::anyhow!("input artifact id {id:?}: {e}"))?;
-        let generated = ctx
-            .input
-            .state("generated_data")
-            .await
-            .unwrap_or(serde_json::Value::Null);
+        let input = crate::input::read(
+            &ctx,
+            "amiforge-validate",
+            &[crate::replicate::BUILDER_ID, BUILDER_ID],
+            "AMIs (amazon-ebs, amazon-ebssurrogate, amazon-chroot, amiforge-replicate)",
+        )
+        .await?;
+        let (id, amis, generated) = (
+            input.id.clone(),
+            input.amis.clone(),
+            input.generated.clone(),
+        );
         let manifest_json = ctx
             .input
             .state("amiforge.manifest")
             .await
             .unwrap_or(serde_json::Value::Null);
         let manifest: Option<Manifest> = serde_json::from_value(manifest_json.clone()).ok();
-        let home = generated
-            .get("BuildRegion")
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-            .or_else(|| manifest.as_ref().map(|m| m.source.region.clone()))
-            .or_else(|| amis.keys().next().cloned())
-            .context("input artifact has no AMI")?;
+        let home = input.build_region().context("input artifact has no AMI")?;
         let clients = Arc::new(Clients::load(&home).await);
         let request = self.request(manifest.as_ref(), &amis)?;
 

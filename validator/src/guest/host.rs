@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{Event, Sink};
-use crate::report::{Report, SCHEMA, Suite};
+use crate::report::{Report, Suite};
 
 use super::session::Session;
 use super::ssh::{Address, Ssh};
@@ -71,21 +71,17 @@ pub async fn check_host(h: &HostCheck, sink: &Sink, cancel: &CancellationToken) 
         instance_id: None,
         checks,
     }];
-    let cleanup = Default::default();
+    let cleanup = crate::report::Cleanup::default();
     let interrupted = cancel.is_cancelled();
-    let verdict = Report::decide(&suites, &cleanup, interrupted);
-    let mut report = Report {
-        schema: SCHEMA.into(),
-        run_id: String::new(),
-        started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
-        seconds: started.elapsed().as_secs_f64(),
-        verdict,
-        summary: String::new(),
+    let report = Report::finish(
+        "",
+        started_at,
+        started.elapsed().as_secs_f64(),
         suites,
         cleanup,
-    };
-    let (p, f, e, s) = report.totals();
-    report.summary = format!("{p} passed, {f} failed, {e} error(s), {s} skipped on {dest}");
+        interrupted,
+        &format!("on {dest}"),
+    );
     sink.send(Event::Verdict {
         verdict: report.verdict,
         summary: report.summary.clone(),

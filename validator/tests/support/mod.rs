@@ -136,3 +136,22 @@ pub async fn assert_nothing_left(c: &Clients, regions: &[&str]) {
         assert!(t.is_empty(), "{r}: left behind: {t:#?}");
     }
 }
+
+/// Makes `ami` in `region` public (launch permission for group `all`): a deliberately wrong AMI.
+pub async fn make_public(c: &Clients, region: &str, ami: &str) {
+    c.ec2(region)
+        .modify_image_attribute()
+        .image_id(ami)
+        .launch_permission(
+            aws_sdk_ec2::types::LaunchPermissionModifications::builder()
+                .add(
+                    aws_sdk_ec2::types::LaunchPermission::builder()
+                        .group(aws_sdk_ec2::types::PermissionGroup::All)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}

@@ -1,0 +1,58 @@
+//! The AMIs a post-processor receives: the input artifact's builder checked against the ones a
+//! component takes, its `region:ami` id parsed, and its `generated_data` (build region, run id).
+
+use std::collections::BTreeMap;
+
+use packer_sdk::PostProcessContext;
+use serde_json::Value as Json;
+
+/// What the previous step handed over.
+pub struct Input {
+    pub builder: String,
+    pub id: String,
+    /// region → AMI
+    pub amis: BTreeMap<String, String>,
+    pub generated: Json,
+}
+
+impl Input {
+    /// The build region: what the builder says, else the first region of the artifact.
+    pub fn build_region(&self) -> Option<String> {
+        self.generated
+            .get("BuildRegion")
+            .and_then(|v| v.as_str())
+            .filter(|r| self.amis.contains_key(*r))
+            .map(str::to_string)
+            .or_else(|| self.amis.keys().next().cloned())
+    }
+}
+
+/// Reads the input artifact; refuses one from a builder that is neither an AMI builder nor in
+/// `also` (our own post-processors), naming `component` and what it takes.
+pub async fn read(
+    ctx: &PostProcessContext,
+    component: &str,
+    also: &[&str],
+    takes: &str,
+) -> anyhow::Result<Input> {
+    let builder = ctx.input.builder_id().await?;
+    if !amiforge_aws::artifact::AMI_BUILDERS.contains(&builder.as_str())
+        && !also.contains(&builder.as_str())
+    {
+        anyhow::bail!("{component} takes {takes}; got an artifact from {builder:?}");
+    }
+    let id = ctx.input.id().await?;
+    let amis = amiforge_aws::artifact::parse_id(&id)
+        .map_err(|e| anyhow::anyhow!("input artifact id {id:?}: {e}"))?;
+    let generated = ctx
+        .input
+        .state("generated_data")
+        .await
+        .unwrap_or(Json::Null);
+    Ok(Input {
+        builder,
+        id,
+        amis,
+        generated,
+    })
+}
