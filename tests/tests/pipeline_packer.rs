@@ -241,6 +241,7 @@ async fn a_target_weakened_after_hardening_fails_the_gate_and_the_pointer_stays(
     w.write("t.pkr.hcl", &template(&emu, &sbx, true, ""));
     let out = packer(&w, &emu, &["build", "-color=false", "t.pkr.hcl"]);
     out.assert_failed()
+        .assert_contains("(started for this build)")
         .assert_contains("guest.hardening")
         .assert_contains("the validation gate failed")
         .assert_contains("the approved pointer was not moved");
@@ -262,14 +263,46 @@ async fn a_target_weakened_after_hardening_fails_the_gate_and_the_pointer_stays(
     );
     assert_no_validator_leftovers(&c).await;
 
-    // on_failure = keep: kept for debugging, but marked failed and deprecated; pointer unmoved
+    // on_failure = keep, through a shared validator (`address`): kept for debugging, but marked
+    // failed and deprecated; pointer unmoved
+    let port = amiforge_e2e::free_port();
+    let mut server = std::process::Command::new(validator_bin())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .envs(emu.env())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(line.starts_with("listening on"), "{line}");
+    let runs_before = emu.count("RunInstances", None);
     w.write(
         "t.pkr.hcl",
-        &template(&emu, &sbx, true, "      on_failure = \"keep\""),
+        &template(
+            &emu,
+            &sbx,
+            true,
+            &format!("      on_failure = \"keep\"\n      address = \"127.0.0.1:{port}\""),
+        ),
     );
     let out = packer(&w, &emu, &["build", "-color=false", "t.pkr.hcl"]);
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
     out.assert_failed()
-        .assert_contains("tagged amiforge:validation=failed");
+        .assert_contains("tagged amiforge:validation=failed")
+        .assert_contains(&format!("validator at 127.0.0.1:{port} (shared)"));
+    assert_eq!(
+        emu.count("RunInstances", None) - runs_before,
+        5,
+        "the build's instance + one test instance per region"
+    );
     assert_eq!(approved(&c).await, before, "the approved pointer moved");
     let m = manifest(&w);
     let now = std::time::SystemTime::now();

@@ -55,6 +55,10 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = crate::api::limit::DEFAULT_MAX_INSTANCES as u32,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_instances: u32,
+    /// Shut down (cancel runs, clean up, exit) when stdin closes: a parent that starts this
+    /// server keeps a pipe open, so a killed parent never leaves the server running.
+    #[arg(long)]
+    pub stop_on_stdin_close: bool,
 }
 
 #[derive(Args, Debug)]
@@ -722,6 +726,22 @@ async fn serve_command(home: &str, a: ServeArgs) -> i32 {
     let clients = Clients::load(home).await;
     let stop = CancellationToken::new();
     watch_signals(stop.clone());
+    if a.stop_on_stdin_close {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut stdin = tokio::io::stdin();
+            let mut buf = [0u8; 64];
+            // EOF (or an error) means the parent is gone
+            while let Ok(n) = stdin.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+            eprintln!("amiforge-validator: stdin closed (the parent went away); shutting down");
+            stop.cancel();
+        });
+    }
     let ready = |addr: &str| {
         use std::io::Write;
         let mut out = std::io::stdout().lock();

@@ -557,3 +557,57 @@ async fn the_binary_serves_and_on_sigterm_cleans_up_and_exits_0() {
     assert!(!sock.exists(), "the socket file is removed on exit");
     assert_nothing_left(&c, REGION).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_whose_parent_goes_away_cleans_up_and_exits() {
+    // what the amiforge-validate gate does: the server's stdin is a pipe only the parent holds;
+    // a killed parent closes it
+    let emu = Emulator::start(0.0);
+    emu.configure(
+        &serde_json::json!({"instance_faults": [{"region": "*", "ami": "*", "status": "stuck"}]}),
+    );
+    let c = clients(&emu).await;
+    let manifest = release(&c, REGION).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("v.sock");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amiforge-validator"))
+        .args(["serve", "--stop-on-stdin-close", "--listen"])
+        .arg(format!("unix:{}", sock.display()))
+        .envs(emu.env())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let parent_end = child.stdin.take().unwrap();
+    let out = child.stdout.take().unwrap();
+    let mut first = String::new();
+    BufReader::new(out).read_line(&mut first).unwrap();
+    assert!(first.starts_with("listening on"), "{first}");
+    let mut client = connect(&format!("unix:{}", sock.display())).await.unwrap();
+    let mut stream = client
+        .validate(request(&manifest, &["t3.micro"]))
+        .await
+        .unwrap()
+        .into_inner();
+    loop {
+        let e = stream.message().await.unwrap().expect("the run goes on");
+        if matches!(e.event, Some(E::Launched(_))) {
+            break;
+        }
+    }
+    drop(parent_end);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the server outlived its parent");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("stdin closed"), "{err}");
+    assert_nothing_left(&c, REGION).await;
+}

@@ -101,6 +101,16 @@ impl PostProcessor for Validate {
                 (Some(l), a)
             }
         };
+        let _ = ui
+            .message(format!(
+                "amiforge-validate: validator at {address} ({})",
+                if local.is_some() {
+                    "started for this build"
+                } else {
+                    "shared"
+                }
+            ))
+            .await;
         let outcome = self.stream(&address, request, &ctx).await;
         if let Some(l) = local {
             // the server finishes every cleanup before it exits

@@ -1,7 +1,9 @@
 //! The local validator: when no `address` is given, `amiforge-validate` starts
 //! `amiforge-validator serve` on a unix socket in a private temporary directory, waits for its
 //! `listening on` line, and stops it afterwards (SIGTERM: the server lets running validations
-//! clean up, then exits). The child is killed if the plugin itself goes away.
+//! clean up, then exits). The server's stdin is a pipe only we hold: if the plugin is killed
+//! (Packer 1.6.6 SIGKILLs plugins on Ctrl-C), the pipe closes and the server cancels its run,
+//! cleans up and exits.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -57,12 +59,19 @@ impl LocalValidator {
             .context("creating a directory for the validator's socket")?;
         let address = format!("unix:{}", dir.path().join("validator.sock").display());
         let mut child = Command::new(bin)
-            .args(["serve", "--listen", &address, "--max-instances"])
+            .args([
+                "serve",
+                "--stop-on-stdin-close",
+                "--listen",
+                &address,
+                "--max-instances",
+            ])
             .arg(max_instances.to_string())
-            .stdin(Stdio::null())
+            // held open by us: if the plugin is killed, the pipe closes and the server cleans
+            // up and exits instead of living on
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
-            .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
         let stdout = child.stdout.take().context("the validator's stdout")?;
