@@ -5,7 +5,8 @@
 //! hardening profile re-run in audit mode over SSH on the sandbox, a user check) → JUnit + the
 //! approved SSM pointer. A target weakened after hardening fails the gate: the build fails, the
 //! pointer stays where it was, and the release is deleted (or kept, marked failed, with
-//! `on_failure = "keep"`). Bad gate settings are named by `packer validate`.
+//! `on_failure = "keep"`, here through a shared validator at `address`); an unreachable
+//! validator is no verdict, treated as a failure. Bad gate settings are named by `packer validate`.
 
 use std::collections::BTreeMap;
 
@@ -329,6 +330,41 @@ async fn a_target_weakened_after_hardening_fails_the_gate_and_the_pointer_stays(
         );
     }
     assert_no_validator_leftovers(&c).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_verdict_is_not_a_pass_when_the_validator_is_unreachable() {
+    let emu = Emulator::start(1.0);
+    let sbx = Sandbox::start();
+    let c = clients(&emu).await;
+    prepare(&c, &sbx).await;
+    let before = approved(&c).await;
+    let w = Workdir::new();
+    w.link(&amiforge_bin(), "packer-plugin-amiforge");
+    // nothing listens there
+    let port = amiforge_e2e::free_port();
+    w.write(
+        "t.pkr.hcl",
+        &template(
+            &emu,
+            &sbx,
+            false,
+            &format!("      address = \"127.0.0.1:{port}\""),
+        ),
+    );
+    let out = packer(&w, &emu, &["build", "-color=false", "t.pkr.hcl"]);
+    out.assert_failed()
+        .assert_contains("no verdict")
+        .assert_contains(&format!("connecting to the validator at 127.0.0.1:{port}"));
+    assert_eq!(approved(&c).await, before, "the approved pointer moved");
+    for (region, e) in &manifest(&w).regions {
+        let img = images::describe(&c, region, &e.ami).await.unwrap();
+        assert!(
+            img.is_none(),
+            "{region}: {} survived a gate without verdict",
+            e.ami
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -54,26 +54,26 @@ impl PostProcessor for Validate {
             "AMIs (amazon-ebs, amazon-ebssurrogate, amazon-chroot, amiforge-replicate)",
         )
         .await?;
-        let (id, amis, generated) = (
-            input.id.clone(),
-            input.amis.clone(),
-            input.generated.clone(),
-        );
+        let home = input.build_region().context("input artifact has no AMI")?;
+        let crate::input::Input {
+            id,
+            amis,
+            generated,
+            ..
+        } = input;
         let manifest_json = ctx
             .input
             .state("amiforge.manifest")
             .await
             .unwrap_or(serde_json::Value::Null);
         let manifest: Option<Manifest> = serde_json::from_value(manifest_json.clone()).ok();
-        let home = input.build_region().context("input artifact has no AMI")?;
         let clients = Arc::new(Clients::load(&home).await);
         let request = self.request(manifest.as_ref(), &amis)?;
 
         let ui = ctx.ui.clone();
         let _ = ui
             .say(format!(
-                "amiforge-validate: validating {} AMI(s) in {} region(s){}",
-                amis.len(),
+                "amiforge-validate: validating {} AMI(s) (one per region){}",
                 amis.len(),
                 if self.s.launch.enabled {
                     format!(
@@ -87,38 +87,7 @@ impl PostProcessor for Validate {
             ))
             .await;
 
-        let (local, address) = match &self.s.address {
-            Some(a) => (None, a.clone()),
-            None => {
-                let bin = server::locate(self.s.validator_path.as_deref())?;
-                let l = server::LocalValidator::start(
-                    &bin,
-                    self.s.launch.max_parallel,
-                    Duration::from_secs(30),
-                )
-                .await?;
-                let a = l.address.clone();
-                (Some(l), a)
-            }
-        };
-        let _ = ui
-            .message(format!(
-                "amiforge-validate: validator at {address} ({})",
-                if local.is_some() {
-                    "started for this build"
-                } else {
-                    "shared"
-                }
-            ))
-            .await;
-        let outcome = self.stream(&address, request, &ctx).await;
-        if let Some(l) = local {
-            // the server finishes every cleanup before it exits
-            let wait = self.s.launch.timeout + Duration::from_secs(300);
-            if let Err(e) = l.stop(wait).await {
-                let _ = ui.error(format!("amiforge-validate: {e:#}")).await;
-            }
-        }
+        let outcome = self.run_gate(request, &ctx).await;
         let images = outcome::images(&clients, manifest.as_ref(), &amis).await;
         let (verdict, summary, report) = match outcome {
             Ok(o) if !ctx.cancel.is_cancelled() => o,
@@ -226,6 +195,44 @@ impl Validate {
             guest: s.guest.clone(),
             run_id: String::new(),
         }))
+    }
+
+    /// Runs the gate on the given validator, or on one started for this build (stopped again,
+    /// after its cleanup, whatever happened).
+    async fn run_gate(
+        &self,
+        request: pb::ValidateRequest,
+        ctx: &PostProcessContext,
+    ) -> anyhow::Result<(Verdict, String, Report)> {
+        let ui = &ctx.ui;
+        if let Some(address) = &self.s.address {
+            let _ = ui
+                .message(format!(
+                    "amiforge-validate: validator at {address} (shared)"
+                ))
+                .await;
+            return self.stream(address, request, ctx).await;
+        }
+        let bin = server::locate(self.s.validator_path.as_deref())?;
+        let local = server::LocalValidator::start(
+            &bin,
+            self.s.launch.max_parallel,
+            Duration::from_secs(30),
+        )
+        .await?;
+        let _ = ui
+            .message(format!(
+                "amiforge-validate: validator at {} (started for this build)",
+                local.address
+            ))
+            .await;
+        let outcome = self.stream(&local.address, request, ctx).await;
+        // the server finishes every cleanup before it exits
+        let wait = self.s.launch.timeout + Duration::from_secs(300);
+        if let Err(e) = local.stop(wait).await {
+            let _ = ui.error(format!("amiforge-validate: {e:#}")).await;
+        }
+        outcome
     }
 
     /// Calls Validate and streams its events into the UI until the verdict (or a cancel, which
