@@ -180,6 +180,7 @@ function Invoke-Agent {
     if ($code -ne 0) { Stop-WithEvidence -Message "$Label exited with status $code" }
 }
 
+# prints its result (never call it in an assignment: Stop-WithEvidence's lines would be captured)
 function Wait-Generalized {
     param([datetime]$Since, [int]$Seconds)
     $setuperr = Join-Path $env:WINDIR 'System32\Sysprep\Panther\setuperr.log'
@@ -190,7 +191,10 @@ function Wait-Generalized {
             if ($errors.Count -gt 0) { Stop-WithEvidence -Message "sysprep reported: $($errors[-1])" }
         }
         $state = Get-ImageState
-        if ($state -eq 'IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE') { return $state }
+        if ($state -eq 'IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE') {
+            Out-Tag 'done', $state
+            return
+        }
         if ((Get-Date) -gt $deadline) { Stop-WithEvidence -Message "sysprep did not finish within $Seconds s (ImageState $state)" }
         Start-Sleep -Seconds 5
     }
@@ -211,9 +215,9 @@ function Remove-Secret {
     $count = 0
     foreach ($form in $Forms) {
         $i = 0
-        while ($i -le $Text.Length - $form.Length) {
-            if ((Get-Digest -Text $Text.Substring($i, $form.Length)) -eq $form.Hash) {
-                $Text = $Text.Remove($i, $form.Length)
+        while ($i -le $Text.Length - $form.Chars) {
+            if ((Get-Digest -Text $Text.Substring($i, $form.Chars)) -eq $form.Digest) {
+                $Text = $Text.Remove($i, $form.Chars)
                 $count++
             } else {
                 $i++
@@ -365,7 +369,7 @@ pub fn run_script(plan: &RunPlan) -> String {
         for (i, f) in scrub.forms.iter().enumerate() {
             let _ = write!(
                 body,
-                "    @{{ Label = {}; Length = {}; Hash = {} }}",
+                "    @{{ Label = {}; Chars = {}; Digest = {} }}",
                 quote(f.label),
                 f.len,
                 quote(&f.sha256)
@@ -443,7 +447,7 @@ pub fn run_script(plan: &RunPlan) -> String {
     } else {
         let _ = writeln!(
             body,
-            "$state = Wait-Generalized -Since $start -Seconds {}\nOut-Tag 'done', $state",
+            "Wait-Generalized -Since $start -Seconds {}",
             plan.wait_seconds
         );
     }
