@@ -319,3 +319,27 @@ fn bad_input_fails_validate_naming_the_attribute() {
     w.write("t.pkr.hcl", &template(&sbx, SYSPREP));
     w.packer(&["validate", "t.pkr.hcl"]).assert_ok();
 }
+
+#[test]
+fn the_windows_examples_validate() {
+    // hcl-examples/windows-*: Windows builds that cannot run here, but must stay valid
+    for (dir, file) in [
+        ("windows-2022", "windows-2022.pkr.hcl"),
+        ("windows-2012r2", "windows-2012r2.pkr.hcl"),
+    ] {
+        let w = workdir();
+        let src = amiforge_e2e::workspace().join("hcl-examples").join(dir).join(file);
+        std::fs::copy(&src, w.path().join(file)).unwrap();
+        w.packer(&["validate", "-var", "admin_password=Validate-0nly-Pw", file])
+            .assert_ok();
+        // and a broken copy is caught, naming the attribute
+        let text = std::fs::read_to_string(&src)
+            .unwrap()
+            .replace("computer_name = \"*\"", "computer_name = \"not a name\"")
+            .replace("computer_name        = \"*\"", "computer_name = \"not a name\"");
+        w.write(file, &text);
+        w.packer(&["validate", "-var", "admin_password=Validate-0nly-Pw", file])
+            .assert_failed()
+            .assert_contains("answer_file.computer_name: \"not a name\" contains ' '");
+    }
+}
