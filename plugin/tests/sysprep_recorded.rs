@@ -127,6 +127,18 @@ fn tag(fields: &[&str]) -> String {
     format!("{TAG}\t{}", fields.join("\t"))
 }
 
+/// A small agent answer file (written for this test).
+const AGENT_XML: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<unattend xmlns=\"urn:schemas-microsoft-com:unattend\"><settings pass=\"generalize\"><component name=\"Microsoft-Windows-Security-SPP\" processorArchitecture=\"amd64\" publicKeyToken=\"31bf3856ad364e35\" language=\"neutral\" versionScope=\"nonSxS\"><SkipRearm>1</SkipRearm></component></settings><settings pass=\"specialize\"><component name=\"Microsoft-Windows-Shell-Setup\" processorArchitecture=\"amd64\" publicKeyToken=\"31bf3856ad364e35\" language=\"neutral\" versionScope=\"nonSxS\"><ComputerName>AGENT</ComputerName></component></settings></unattend>\n";
+
+fn agent_answer_file() -> String {
+    use base64::Engine;
+    tag(&[
+        "answer-file",
+        "ec2launch-v2",
+        &base64::engine::general_purpose::STANDARD.encode(AGENT_XML),
+    ])
+}
+
 fn probe_lines(build: &str, agents: &[&str], extra: &[String]) -> Vec<String> {
     let mut v = vec![
         "some banner the shell prints".to_string(),
@@ -315,8 +327,8 @@ async fn several_agents_v2_wins_and_the_sequence_is_exact() {
             "answer_file": answer_block(),
             "evidence_path": d.path().join("ev.log").to_string_lossy(),
         }),
-        // a 2019 image migrated to v2 with the v1 scripts left behind
-        probe_lines("17763", &["v1", "v2"], &[]),
+        // a 2019 image migrated to v2 with the v1 scripts left behind; v2 has an answer file
+        probe_lines("17763", &["v1", "v2"], &[agent_answer_file()]),
         ok_run(&removed),
     )
     .await;
@@ -325,7 +337,7 @@ async fn several_agents_v2_wins_and_the_sequence_is_exact() {
         .unwrap_or_else(|e| panic!("{e}\n{}", r.ui_text()));
     let calls = r.calls();
     assert_eq!(calls.len(), 5, "{calls:#?}");
-    let probe = probe_script();
+    let probe = probe_script(true);
     let probe_path = script_path("C:/Windows/Temp", "probe", &probe);
     assert_eq!(
         calls[0],
@@ -340,16 +352,28 @@ async fn several_agents_v2_wins_and_the_sequence_is_exact() {
             command: command(&probe_path)
         }
     );
-    let want_xml = unattend::render_checked(&AnswerSettings {
-        arch: Arch::Amd64,
-        computer_name: ComputerName::Random,
-        time_zone: Some("UTC".into()),
-        locale: Some("en-US".into()),
-        copy_profile: true,
-        run_synchronous: vec!["cmd /c echo specialize".into()],
-        first_logon_commands: vec!["cmd /c echo first".into()],
-    })
+    let (want_xml, _) = unattend::render_for_agent(
+        &AnswerSettings {
+            arch: Arch::Amd64,
+            computer_name: ComputerName::Random,
+            time_zone: Some("UTC".into()),
+            locale: Some("en-US".into()),
+            copy_profile: true,
+            run_synchronous: vec!["cmd /c echo specialize".into()],
+            first_logon_commands: vec!["cmd /c echo first".into()],
+        },
+        Some(AGENT_XML.as_bytes()),
+    )
     .unwrap();
+    let merged = String::from_utf8_lossy(&want_xml);
+    assert!(
+        merged.contains("<SkipRearm>1</SkipRearm>"),
+        "the agent's setting is kept"
+    );
+    assert!(
+        merged.contains("<ComputerName>*</ComputerName>"),
+        "ours is in"
+    );
     assert_eq!(
         calls[2],
         Call::Upload {
@@ -375,7 +399,7 @@ async fn several_agents_v2_wins_and_the_sequence_is_exact() {
     for want in [
         "Say: amiforge-sysprep: ec2launch-v2 2.0.2107 on Windows Server 2019 (build 17763) (detected)",
         "Message:   note: ec2launch-v1 1.3.2003 is installed too; using ec2launch-v2 (preferred)",
-        "Message:   answer file written to C:/ProgramData/Amazon/EC2Launch/sysprep/unattend.xml",
+        "Message:   answer file merged into the agent's own: C:/ProgramData/Amazon/EC2Launch/sysprep/unattend.xml",
         "Message:   > EC2Launch.exe sysprep --clean --block",
         "Message:   | Running sysprep",
         "Say: amiforge-sysprep: removed the admin password from 2 place(s):",

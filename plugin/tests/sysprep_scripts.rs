@@ -99,10 +99,13 @@ fn all_plans() -> Vec<(String, RunPlan)> {
 
 #[test]
 fn the_probe_parses_as_powershell() {
-    let text = scripts::probe_script();
-    let errs = ps_errors(&text);
-    assert!(errs.is_empty(), "{errs:#?}");
-    golden("probe.ps1", &text);
+    for (answer_files, name) in [(false, "probe.ps1"), (true, "probe-answer-files.ps1")] {
+        let text = scripts::probe_script(answer_files);
+        let errs = ps_errors(&text);
+        assert!(errs.is_empty(), "{name}: {errs:#?}");
+        assert_eq!(text.contains("Out-Tag 'answer-file'"), answer_files);
+        golden(name, &text);
+    }
 }
 
 #[test]

@@ -31,7 +31,14 @@ first=$(head -n 1 "$path")
 cp "$path" "/var/tmp/recorded-$(basename "$file")"
 rm -f "$path" # the real scripts delete themselves
 case "$first" in
-  "# amiforge-sysprep probe"*) cat /var/tmp/probe-answer; exit 0 ;;
+  "# amiforge-sysprep probe"*)
+    cat /var/tmp/probe-answer
+    # asked for the agents' answer files: report EC2Launch v2's, as the real probe does
+    agent_file="$HOME/C:/ProgramData/Amazon/EC2Launch/sysprep/unattend.xml"
+    if grep -q "Out-Tag 'answer-file'" "/var/tmp/recorded-$(basename "$file")" && [ -f "$agent_file" ]; then
+      printf 'AMIFORGE-SYSPREP\tanswer-file\tec2launch-v2\t%s\n' "$(base64 -w0 "$agent_file")"
+    fi
+    exit 0 ;;
   "# amiforge-sysprep run"*) cat /var/tmp/run-answer; exit "$(cat /var/tmp/run-exit)" ;;
 esac
 echo "unexpected script: $first" >&2
@@ -143,6 +150,17 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
     hits
 }
 
+/// A small answer file standing in for the agent's (written for this test).
+const AGENT_XML: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<unattend xmlns="urn:schemas-microsoft-com:unattend">
+  <settings pass="generalize">
+    <component name="Microsoft-Windows-Security-SPP" processorArchitecture="amd64" publicKeyToken="31bf3856ad364e35" language="neutral" versionScope="nonSxS">
+      <SkipRearm>1</SkipRearm>
+    </component>
+  </settings>
+</unattend>
+"#;
+
 const SYSPREP: &str = r#"    admin_password = var.admin_password
     answer_file {
       computer_name        = "*"
@@ -169,6 +187,10 @@ fn packer_build_runs_the_ec2launch_v2_flow_and_the_password_never_appears() {
     ]
     .concat();
     prepare_target(&sbx, &probe_answer(), &run, 0);
+    // the answer file EC2Launch v2 already has: our settings merge into it
+    let agent_file = "/home/admin/C:/ProgramData/Amazon/EC2Launch/sysprep/unattend.xml";
+    write_as_admin(&sbx, agent_file, AGENT_XML, 0o644);
+    std::os::unix::fs::chown(sbx.file(agent_file), Some(1000), Some(1000)).unwrap();
     let w = workdir();
     w.write("t.pkr.hcl", &template(&sbx, SYSPREP));
     let out = w.packer_with_env(
@@ -178,7 +200,7 @@ fn packer_build_runs_the_ec2launch_v2_flow_and_the_password_never_appears() {
     out.assert_ok()
         .assert_contains("amiforge-sysprep: ec2launch-v2 2.0.2107 on Windows Server 2019 (build 17763) (detected)")
         .assert_contains("note: ec2launch-v1 1.3.2003 is installed too; using ec2launch-v2 (preferred)")
-        .assert_contains("answer file written to C:/ProgramData/Amazon/EC2Launch/sysprep/unattend.xml")
+        .assert_contains("answer file merged into the agent's own: C:/ProgramData/Amazon/EC2Launch/sysprep/unattend.xml")
         .assert_contains("> EC2Launch.exe sysprep --clean --block")
         .assert_contains("| Sysprep: generalize, specialize, oobeSystem")
         .assert_contains("removed: C:\\ProgramData\\Amazon\\EC2Launch\\config\\agent-config.yml (1 occurrence(s))")
@@ -221,6 +243,10 @@ fn packer_build_runs_the_ec2launch_v2_flow_and_the_password_never_appears() {
     )
     .unwrap();
     assert!(xml.contains("<settings pass=\"oobeSystem\">"), "{xml}");
+    assert!(
+        xml.contains("<SkipRearm>1</SkipRearm>"),
+        "the agent's own setting stays: {xml}"
+    );
     assert!(xml.contains("<ComputerName>*</ComputerName>"));
     assert!(
         xml.contains("<CommandLine>cmd /c echo hello &gt; C:\\hello.txt</CommandLine>"),
@@ -328,7 +354,10 @@ fn the_windows_examples_validate() {
         ("windows-2012r2", "windows-2012r2.pkr.hcl"),
     ] {
         let w = workdir();
-        let src = amiforge_e2e::workspace().join("hcl-examples").join(dir).join(file);
+        let src = amiforge_e2e::workspace()
+            .join("hcl-examples")
+            .join(dir)
+            .join(file);
         std::fs::copy(&src, w.path().join(file)).unwrap();
         w.packer(&["validate", "-var", "admin_password=Validate-0nly-Pw", file])
             .assert_ok();
@@ -336,7 +365,10 @@ fn the_windows_examples_validate() {
         let text = std::fs::read_to_string(&src)
             .unwrap()
             .replace("computer_name = \"*\"", "computer_name = \"not a name\"")
-            .replace("computer_name        = \"*\"", "computer_name = \"not a name\"");
+            .replace(
+                "computer_name        = \"*\"",
+                "computer_name = \"not a name\"",
+            );
         w.write(file, &text);
         w.packer(&["validate", "-var", "admin_password=Validate-0nly-Pw", file])
             .assert_failed()

@@ -33,7 +33,7 @@ pub struct SysprepConfig {
     /// SHA-256 digests of it and removes every copy it finds (agent configuration, answer files,
     /// Winlogon `DefaultPassword`, leftover scripts in `C:\Windows\Temp`), reporting where.
     pub admin_password: Option<String>,
-    /// Typed answer file written where the agent reads it (replaces the agent's file).
+    /// Typed answer file, merged into the agent's own and written where the agent reads it.
     #[hcl(block)]
     pub answer_file: Option<AnswerFileBlock>,
     /// What the readiness checks may let through.

@@ -199,6 +199,8 @@ pub struct Probe {
     /// Windows Update / servicing processes running.
     pub updates: Vec<String>,
     pub image_state: Option<String>,
+    /// Each agent's current answer file (when the probe was asked for them).
+    pub answer_files: BTreeMap<Agent, Vec<u8>>,
     pub done: bool,
 }
 
@@ -235,6 +237,14 @@ impl Probe {
                 ["appx", name] => p.appx.push((name.to_string(), String::new())),
                 ["update", what] => p.updates.push(what.to_string()),
                 ["image-state", s] => p.image_state = Some(s.to_string()).filter(|s| !s.is_empty()),
+                ["answer-file", name, b64] => {
+                    use base64::Engine;
+                    let agent = Agent::from_name(name).ok_or_else(bad)?;
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(b64.trim())
+                        .map_err(|_| bad())?;
+                    p.answer_files.insert(agent, bytes);
+                }
                 ["probe-done"] => p.done = true,
                 _ => return Err(bad()),
             }

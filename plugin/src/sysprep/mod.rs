@@ -82,7 +82,7 @@ impl Sysprep {
         ctx.ui
             .say("amiforge-sysprep: probing the machine (launch agents, Windows build, readiness)")
             .await?;
-        let probe_text = scripts::probe_script();
+        let probe_text = scripts::probe_script(s.answer.is_some());
         let probe_path = script_path(&s.remote_folder, "probe", &probe_text);
         ctx.comm
             .upload_bytes(&probe_path, probe_text.into_bytes(), 0o600)
@@ -155,15 +155,23 @@ impl Sysprep {
         }
         let agent = decision.agent;
         if let Some(answer) = &s.answer {
-            let xml = unattend::render_checked(answer)
+            let existing = probe.answer_files.get(&agent).map(Vec::as_slice);
+            let (xml, origin) = unattend::render_for_agent(answer, existing)
                 .map_err(|e| anyhow::anyhow!("amiforge-sysprep: answer file: {e}"))?;
             let path = agent.answer_file_path();
             ctx.comm
                 .upload_bytes(path, xml, 0o644)
                 .await
                 .context("uploading the answer file")?;
+            let how = match origin {
+                unattend::Origin::New => "written (the agent had none)".to_string(),
+                unattend::Origin::Merged => "merged into the agent's own".to_string(),
+                unattend::Origin::Replaced(why) => {
+                    format!("written; the agent's could not be read ({why}) and is replaced")
+                }
+            };
             ctx.ui
-                .message(format!("  answer file written to {path}"))
+                .message(format!("  answer file {how}: {path}"))
                 .await?;
         }
         let plan = RunPlan {

@@ -3,7 +3,8 @@
 //! written with quick-xml (every value escaped; no string templates). [`validate`] checks the
 //! model (passes, components allowed in each pass, attributes, list orders) and [`parse`] reads
 //! XML back into the same model, so the bytes are checked before they are uploaded to the path
-//! the agent reads ([`super::detect::Agent::answer_file_path`]).
+//! the agent reads ([`super::detect::Agent::answer_file_path`]). [`merge`] puts our settings into
+//! the agent's current file (which the probe brings back) instead of replacing it.
 
 use std::borrow::Cow;
 
@@ -182,11 +183,12 @@ pub struct Component {
     pub children: Vec<Element>,
 }
 
-/// A setting: text, or children; list items carry `wcm:action="add"`.
+/// A setting: text, or children; list items carry `wcm:action="add"` (attributes such as
+/// `wcm:keyValue` in an agent's file are kept as they are).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Element {
     pub name: String,
-    pub add: bool,
+    pub attrs: Vec<(String, String)>,
     pub text: Option<String>,
     pub children: Vec<Element>,
 }
@@ -195,7 +197,7 @@ impl Element {
     fn text(name: &str, v: impl Into<String>) -> Element {
         Element {
             name: name.into(),
-            add: false,
+            attrs: vec![],
             text: Some(v.into()),
             children: vec![],
         }
@@ -204,7 +206,7 @@ impl Element {
     fn group(name: &str, children: Vec<Element>) -> Element {
         Element {
             name: name.into(),
-            add: false,
+            attrs: vec![],
             text: None,
             children,
         }
@@ -212,9 +214,16 @@ impl Element {
 
     fn item(name: &str, children: Vec<Element>) -> Element {
         Element {
-            add: true,
+            attrs: vec![("wcm:action".into(), "add".into())],
             ..Element::group(name, children)
         }
+    }
+
+    /// Whether this is a list item (`wcm:action="add"`).
+    pub fn is_add(&self) -> bool {
+        self.attrs
+            .iter()
+            .any(|(k, v)| k == "wcm:action" && v == "add")
     }
 
     /// The first child called `name`.
@@ -377,30 +386,66 @@ impl AnswerSettings {
     }
 }
 
-/// Every problem of `doc` (empty: valid for an EC2 capture).
+/// Every Windows Setup configuration pass, in the order Windows runs them.
+pub const ALL_PASSES: [&str; 7] = [
+    "windowsPE",
+    "offlineServicing",
+    "generalize",
+    "specialize",
+    "auditSystem",
+    "auditUser",
+    "oobeSystem",
+];
+
+/// Every problem of `doc`, a file this model wrote (empty: valid for an EC2 capture).
 pub fn validate(doc: &Document) -> Vec<String> {
+    validate_as(doc, false)
+}
+
+/// Every problem of `doc`, a merge of the agent's file and ours: any pass Windows knows and
+/// any `Microsoft-Windows-*` component are accepted; attributes, order and lists are checked.
+pub fn validate_merged(doc: &Document) -> Vec<String> {
+    validate_as(doc, true)
+}
+
+fn validate_as(doc: &Document, merged: bool) -> Vec<String> {
     let mut errs = Vec::new();
-    let mut last: Option<Pass> = None;
+    let mut last: Option<usize> = None;
     let mut arch: Option<&str> = None;
     for p in &doc.passes {
-        let Some(pass) = Pass::from_name(&p.pass) else {
+        let known = Pass::from_name(&p.pass);
+        let index = ALL_PASSES.iter().position(|n| *n == p.pass);
+        let (Some(index), true) = (index, merged || known.is_some()) else {
             errs.push(format!(
-                "pass {:?} is not one of generalize, specialize, oobeSystem",
-                p.pass
+                "pass {:?} is not one of {}",
+                p.pass,
+                if merged {
+                    ALL_PASSES.join(", ")
+                } else {
+                    "generalize, specialize, oobeSystem".to_string()
+                }
             ));
             continue;
         };
-        if last.is_some_and(|l| l >= pass) {
+        if last.is_some_and(|l| l >= index) {
             errs.push(format!("pass {} is repeated or out of order", p.pass));
         }
-        last = Some(pass);
+        last = Some(index);
         if p.components.is_empty() {
             errs.push(format!("pass {} has no component", p.pass));
         }
         let mut seen = Vec::new();
         for c in &p.components {
             let at = format!("{}/{}", p.pass, c.name);
-            if !allowed(pass).contains(&c.name.as_str()) {
+            let ours = [SHELL, INTL, DEPLOY, PNP].contains(&c.name.as_str());
+            // our components only where Windows takes them; the agent's own are its business
+            let fits = match known {
+                Some(pass) => allowed(pass).contains(&c.name.as_str()) || (merged && !ours),
+                None => merged,
+            };
+            if merged && !c.name.starts_with("Microsoft-Windows-") {
+                errs.push(format!("{at}: not a Microsoft-Windows-* component"));
+            } else if !fits {
                 errs.push(format!("{at}: component not allowed in pass {}", p.pass));
             }
             if seen.contains(&c.name.as_str()) {
@@ -445,10 +490,12 @@ pub fn validate(doc: &Document) -> Vec<String> {
     errs
 }
 
-/// List items (`wcm:action="add"`) carry `Order` 1, 2, … in sequence.
+/// Ordered lists (items with `wcm:action="add"` and an `Order`, such as `RunSynchronous`)
+/// carry `Order` 1, 2, … in sequence.
 fn check_lists(e: &Element, at: &str, errs: &mut Vec<String>) {
-    let items: Vec<&Element> = e.children.iter().filter(|c| c.add).collect();
-    for (i, item) in items.iter().enumerate() {
+    let items: Vec<&Element> = e.children.iter().filter(|c| c.is_add()).collect();
+    let ordered = items.iter().any(|i| i.child("Order").is_some());
+    for (i, item) in items.iter().enumerate().filter(|_| ordered) {
         let order = item.child("Order").and_then(|o| o.text.as_deref());
         if order != Some((i + 1).to_string().as_str()) {
             errs.push(format!(
@@ -509,8 +556,8 @@ fn write_doc(w: &mut Writer<Vec<u8>>, doc: &Document) -> std::io::Result<()> {
 
 fn write_element(w: &mut Writer<Vec<u8>>, e: &Element) -> std::io::Result<()> {
     let mut start = BytesStart::new(e.name.as_str());
-    if e.add {
-        start.push_attribute(("wcm:action", "add"));
+    for (k, v) in &e.attrs {
+        start.push_attribute((k.as_str(), v.as_str()));
     }
     match &e.text {
         Some(t) => {
@@ -651,7 +698,6 @@ pub fn parse(xml: &str) -> Result<Document, String> {
 }
 
 fn element(n: Node) -> Result<Element, String> {
-    let add = n.attr("wcm:action") == Some("add");
     let text = if n.children.is_empty() {
         let t: Cow<'_, str> =
             quick_xml::escape::unescape(&n.text).map_err(|e| format!("<{}>: {e}", n.name))?;
@@ -661,7 +707,7 @@ fn element(n: Node) -> Result<Element, String> {
     };
     Ok(Element {
         name: n.name,
-        add,
+        attrs: n.attrs,
         text,
         children: n
             .children
@@ -670,6 +716,162 @@ fn element(n: Node) -> Result<Element, String> {
             .collect::<Result<_, _>>()?,
     })
 }
+
+/// `ours` merged into `base` (the agent's file): passes and components that `base` lacks are
+/// added (in pass order); in a component both have, our settings replace the agent's of the same
+/// name, groups (such as `OOBE`) merge setting by setting, and list items (`RunSynchronous`,
+/// `FirstLogonCommands`) are appended after the agent's own and renumbered, skipping items the
+/// agent already has. Everything else in `base` stays.
+pub fn merge(mut base: Document, ours: &Document) -> Document {
+    let rank = |name: &str| {
+        ALL_PASSES
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or(usize::MAX)
+    };
+    for p in &ours.passes {
+        match base.passes.iter_mut().find(|b| b.pass == p.pass) {
+            None => {
+                let at = base
+                    .passes
+                    .iter()
+                    .position(|b| rank(&b.pass) > rank(&p.pass))
+                    .unwrap_or(base.passes.len());
+                base.passes.insert(at, p.clone());
+            }
+            Some(b) => {
+                for c in &p.components {
+                    match b.components.iter_mut().find(|bc| bc.name == c.name) {
+                        None => b.components.push(c.clone()),
+                        Some(bc) => merge_children(&mut bc.children, &c.children),
+                    }
+                }
+            }
+        }
+    }
+    base
+}
+
+fn is_list(e: &Element) -> bool {
+    e.children.iter().any(Element::is_add)
+}
+
+/// The item without its `Order`, to recognise an item the agent already has.
+fn item_key(e: &Element) -> Vec<&Element> {
+    e.children.iter().filter(|c| c.name != "Order").collect()
+}
+
+fn merge_children(base: &mut Vec<Element>, ours: &[Element]) {
+    for e in ours {
+        match base.iter_mut().find(|b| b.name == e.name) {
+            None => base.push(e.clone()),
+            Some(b) if is_list(e) => {
+                for item in e.children.iter().filter(|c| c.is_add()) {
+                    let have = b
+                        .children
+                        .iter()
+                        .any(|x| x.is_add() && item_key(x) == item_key(item));
+                    if !have {
+                        b.children.push(item.clone());
+                    }
+                }
+                let mut n = 0;
+                for item in b.children.iter_mut().filter(|c| c.is_add()) {
+                    n += 1;
+                    if let Some(o) = item.children.iter_mut().find(|c| c.name == "Order") {
+                        o.text = Some(n.to_string());
+                    }
+                }
+            }
+            Some(b) if e.text.is_none() && b.text.is_none() => {
+                merge_children(&mut b.children, &e.children)
+            }
+            Some(b) => *b = e.clone(),
+        }
+    }
+}
+
+/// An answer file's bytes as text: UTF-8 (with or without BOM) or UTF-16 with a BOM.
+pub fn decode(bytes: &[u8]) -> Result<String, String> {
+    let utf16 = |b: &[u8], le: bool| {
+        let units: Vec<u16> = b
+            .chunks_exact(2)
+            .map(|c| {
+                if le {
+                    u16::from_le_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            })
+            .collect();
+        String::from_utf16(&units).map_err(|e| format!("not UTF-16: {e}"))
+    };
+    match bytes {
+        [0xEF, 0xBB, 0xBF, rest @ ..] => {
+            String::from_utf8(rest.to_vec()).map_err(|e| format!("not UTF-8: {e}"))
+        }
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, true),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, false),
+        _ => String::from_utf8(bytes.to_vec()).map_err(|e| format!("not UTF-8: {e}")),
+    }
+}
+
+/// How the uploaded answer file came about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The agent had no answer file: ours is complete.
+    New,
+    /// Merged into the agent's file.
+    Merged,
+    /// The agent's file could not be read (why); ours replaces it.
+    Replaced(String),
+}
+
+/// The bytes to upload: `settings` merged into the agent's current file (`existing`), checked
+/// like [`render_checked`] (valid, and read back equal to the merged model).
+pub fn render_for_agent(
+    settings: &AnswerSettings,
+    existing: Option<&[u8]>,
+) -> Result<(Vec<u8>, Origin), String> {
+    let ours = settings.document();
+    let problems = validate(&ours);
+    if !problems.is_empty() {
+        return Err(problems.join("; "));
+    }
+    let (doc, origin) = match existing.map(|b| decode(b).and_then(|t| parse(&t))) {
+        None => (ours, Origin::New),
+        Some(Err(e)) => (ours, Origin::Replaced(e)),
+        Some(Ok(base)) => (merge(base, &ours), Origin::Merged),
+    };
+    let problems = validate_merged(&doc);
+    if !problems.is_empty() {
+        return Err(format!(
+            "merged with the agent's answer file: {}",
+            problems.join("; ")
+        ));
+    }
+    let xml = to_xml(&doc);
+    let text = std::str::from_utf8(&xml).map_err(|e| e.to_string())?;
+    if parse(text)? != doc {
+        return Err("the written answer file does not read back as written".into());
+    }
+    Ok((xml, origin))
+}
+
+/// Probe part: each agent's current answer file, base64 (only when `answer_file` is set).
+pub const PROBE_PS: &str = r#"
+# each agent's current answer file, to merge our settings into
+$answerFiles = @(
+    @('ec2launch-v2', (Join-Path $env:ProgramData 'Amazon\EC2Launch\sysprep\unattend.xml')),
+    @('ec2launch-v1', (Join-Path $env:ProgramData 'Amazon\EC2-Windows\Launch\Sysprep\Unattend.xml')),
+    @('ec2config', (Join-Path $env:ProgramFiles 'Amazon\Ec2ConfigService\sysprep2008.xml'))
+)
+foreach ($entry in $answerFiles) {
+    if (Test-Path -LiteralPath $entry[1]) {
+        Out-Tag 'answer-file', $entry[0], ([Convert]::ToBase64String([IO.File]::ReadAllBytes($entry[1])))
+    }
+}
+"#;
 
 /// The bytes to upload for `settings`, checked: the model is valid and the XML parses back to
 /// exactly the same model.
@@ -705,6 +907,155 @@ mod tests {
             ],
             first_logon_commands: vec!["cmd /c whoami > C:\\first.txt".into()],
         }
+    }
+
+    /// An agent-style answer file, written for these tests: a component we do not model,
+    /// a RunSynchronous list, a fixed name, OOBE settings and an element with wcm:keyValue.
+    pub(crate) const AGENT_FILE: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<unattend xmlns="urn:schemas-microsoft-com:unattend">
+  <!-- written by the agent -->
+  <settings pass="generalize">
+    <component name="Microsoft-Windows-Security-SPP" processorArchitecture="amd64" publicKeyToken="31bf3856ad364e35" language="neutral" versionScope="nonSxS" xmlns:wcm="http://schemas.microsoft.com/WMIConfig/2002/State" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+      <SkipRearm>1</SkipRearm>
+    </component>
+  </settings>
+  <settings pass="specialize">
+    <component name="Microsoft-Windows-Deployment" processorArchitecture="amd64" publicKeyToken="31bf3856ad364e35" language="neutral" versionScope="nonSxS" xmlns:wcm="http://schemas.microsoft.com/WMIConfig/2002/State" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+      <RunSynchronous>
+        <RunSynchronousCommand wcm:action="add">
+          <Order>1</Order>
+          <Path>agent-step.cmd</Path>
+        </RunSynchronousCommand>
+      </RunSynchronous>
+    </component>
+    <component name="Microsoft-Windows-Shell-Setup" processorArchitecture="amd64" publicKeyToken="31bf3856ad364e35" language="neutral" versionScope="nonSxS" xmlns:wcm="http://schemas.microsoft.com/WMIConfig/2002/State" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+      <ComputerName>AGENTNAME</ComputerName>
+      <RegisteredOwner>Amazon</RegisteredOwner>
+    </component>
+    <component name="Microsoft-Windows-TCPIP" processorArchitecture="amd64" publicKeyToken="31bf3856ad364e35" language="neutral" versionScope="nonSxS" xmlns:wcm="http://schemas.microsoft.com/WMIConfig/2002/State" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+      <Interfaces>
+        <Interface wcm:action="add">
+          <Identifier>Ethernet</Identifier>
+          <Routes>
+            <Route wcm:action="add" wcm:keyValue="1">
+              <Identifier>1</Identifier>
+            </Route>
+          </Routes>
+        </Interface>
+      </Interfaces>
+    </component>
+  </settings>
+  <settings pass="oobeSystem">
+    <component name="Microsoft-Windows-Shell-Setup" processorArchitecture="amd64" publicKeyToken="31bf3856ad364e35" language="neutral" versionScope="nonSxS" xmlns:wcm="http://schemas.microsoft.com/WMIConfig/2002/State" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+      <OOBE>
+        <HideEULAPage>false</HideEULAPage>
+        <HideLocalAccountScreen>true</HideLocalAccountScreen>
+      </OOBE>
+    </component>
+  </settings>
+</unattend>
+"#;
+
+    #[test]
+    fn our_settings_merge_into_the_agents_file() {
+        let mut bom = vec![0xEF, 0xBB, 0xBF];
+        bom.extend_from_slice(AGENT_FILE.as_bytes());
+        let (xml, origin) = render_for_agent(&full(), Some(&bom)).unwrap();
+        assert_eq!(origin, Origin::Merged);
+        let doc = parse(std::str::from_utf8(&xml).unwrap()).unwrap();
+        assert!(
+            validate_merged(&doc).is_empty(),
+            "{:?}",
+            validate_merged(&doc)
+        );
+        // the agent's own settings stay
+        let spp = doc
+            .component(Pass::Generalize, "Microsoft-Windows-Security-SPP")
+            .unwrap();
+        assert_eq!(spp.child("SkipRearm").unwrap().text.as_deref(), Some("1"));
+        assert!(
+            doc.component(Pass::Generalize, PNP).is_some(),
+            "ours added beside it"
+        );
+        let tcpip = doc
+            .component(Pass::Specialize, "Microsoft-Windows-TCPIP")
+            .unwrap();
+        let route = &tcpip.children[0].children[0]
+            .child("Routes")
+            .unwrap()
+            .children[0];
+        assert!(
+            route
+                .attrs
+                .contains(&("wcm:keyValue".to_string(), "1".to_string()))
+        );
+        let shell = doc.component(Pass::Specialize, SHELL).unwrap();
+        assert_eq!(
+            shell.child("ComputerName").unwrap().text.as_deref(),
+            Some("*"),
+            "ours wins"
+        );
+        assert_eq!(
+            shell.child("RegisteredOwner").unwrap().text.as_deref(),
+            Some("Amazon")
+        );
+        // list items: the agent's first, then ours, renumbered
+        let run = &doc
+            .component(Pass::Specialize, DEPLOY)
+            .unwrap()
+            .child("RunSynchronous")
+            .unwrap()
+            .children;
+        let paths: Vec<(&str, &str)> = run
+            .iter()
+            .map(|i| {
+                (
+                    i.child("Order").unwrap().text.as_deref().unwrap(),
+                    i.child("Path").unwrap().text.as_deref().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(paths[0], ("1", "agent-step.cmd"));
+        assert_eq!(paths[1].0, "2");
+        assert_eq!(paths.len(), 3);
+        // groups merge setting by setting
+        let oobe = doc
+            .component(Pass::OobeSystem, SHELL)
+            .unwrap()
+            .child("OOBE")
+            .unwrap();
+        assert_eq!(
+            oobe.child("HideEULAPage").unwrap().text.as_deref(),
+            Some("true")
+        );
+        assert_eq!(
+            oobe.child("HideLocalAccountScreen")
+                .unwrap()
+                .text
+                .as_deref(),
+            Some("true")
+        );
+        // merging again adds nothing (a base image that was already prepared this way)
+        let again = merge(doc.clone(), &full().document());
+        assert_eq!(again, doc);
+    }
+
+    #[test]
+    fn utf16_agent_files_and_unreadable_ones() {
+        let mut utf16 = vec![0xFF, 0xFE];
+        utf16.extend(AGENT_FILE.encode_utf16().flat_map(u16::to_le_bytes));
+        assert_eq!(decode(&utf16).unwrap(), AGENT_FILE);
+        let (_, origin) = render_for_agent(&full(), Some(&utf16)).unwrap();
+        assert_eq!(origin, Origin::Merged);
+        let (xml, origin) = render_for_agent(&full(), Some(b"<unattend>")).unwrap();
+        assert!(matches!(origin, Origin::Replaced(_)), "{origin:?}");
+        assert_eq!(xml, render_checked(&full()).unwrap());
+        let (_, origin) = render_for_agent(&full(), None).unwrap();
+        assert_eq!(origin, Origin::New);
+        // an agent file whose architecture differs cannot be merged
+        let arm = AGENT_FILE.replace("amd64", "arm64");
+        let e = render_for_agent(&full(), Some(arm.as_bytes())).unwrap_err();
+        assert!(e.contains("differs from the other components"), "{e}");
     }
 
     #[test]
@@ -764,7 +1115,7 @@ mod tests {
         let deploy = doc.component(Pass::Specialize, DEPLOY).unwrap();
         let cmds = &deploy.child("RunSynchronous").unwrap().children;
         assert_eq!(cmds.len(), 2);
-        assert!(cmds.iter().all(|c| c.add));
+        assert!(cmds.iter().all(Element::is_add));
         assert_eq!(cmds[1].child("Order").unwrap().text.as_deref(), Some("2"));
         let oobe = doc.component(Pass::OobeSystem, SHELL).unwrap();
         let first = &oobe.child("FirstLogonCommands").unwrap().children[0];
