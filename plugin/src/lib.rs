@@ -6,6 +6,7 @@
 pub mod harden;
 pub mod input;
 pub mod replicate;
+pub mod sysprep;
 pub mod validate;
 
 use packer_sdk::Plugin;
@@ -19,6 +20,7 @@ pub const SOURCE: &str = "github.com/amiforge/amiforge";
 pub fn plugin() -> Plugin {
     Plugin::new(NAME, env!("CARGO_PKG_VERSION"), SOURCE)
         .provisioner::<harden::Harden>("harden")
+        .provisioner::<sysprep::Sysprep>("sysprep")
         .post_processor::<replicate::Replicate>("replicate")
         .post_processor::<validate::Validate>("validate")
 }
@@ -30,7 +32,7 @@ mod tests {
         let d = super::plugin().describe();
         assert_eq!(d["api_version"], "x5.0");
         assert_eq!(d["protocol_version"], "v2");
-        assert_eq!(d["provisioners"], serde_json::json!(["harden"]));
+        assert_eq!(d["provisioners"], serde_json::json!(["harden", "sysprep"]));
         assert_eq!(
             d["post_processors"],
             serde_json::json!(["replicate", "validate"])

@@ -18,7 +18,7 @@ fn describe_lists_the_registered_components() {
     assert_eq!(d["api_version"], "x5.0");
     assert_eq!(d["protocol_version"], "v2");
     assert_eq!(d["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(d["provisioners"], serde_json::json!(["harden"]));
+    assert_eq!(d["provisioners"], serde_json::json!(["harden", "sysprep"]));
     assert_eq!(
         d["post_processors"],
         serde_json::json!(["replicate", "validate"])
