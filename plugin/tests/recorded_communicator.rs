@@ -5,23 +5,18 @@
 //! evidence upload while it waits. (No Windows machine here: this is how the Windows flow is
 //! proven; the PowerShell itself is parse- and golden-tested in amiforge-profile.)
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use amiforge_profile::{Mode, Status};
 use packer_sdk::broker::Broker;
-use packer_sdk::gob::encode::{StreamWriter, StructValue};
-use packer_sdk::gob::ids;
-use packer_sdk::invocation::Kind;
-use packer_sdk::mux::Session;
-use packer_sdk::plugin::serve_connection;
+use packer_sdk::rpc::NIL;
 use packer_sdk::rpc::server::{Handler, Reply};
 use packer_sdk::rpc::value::{as_str, as_u64, get};
-use packer_sdk::rpc::{NIL, RpcClient, serve};
-use packer_sdk::wire_spec::SpecFormat;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_util::compat::TokioAsyncReadCompatExt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Call {
@@ -49,13 +44,6 @@ struct Target {
     /// Evidence the target received (stdin archive or uploaded document).
     evidence: Mutex<Option<Vec<u8>>>,
     uploaded: tokio::sync::Notify,
-}
-
-fn finished(code: i64) -> Vec<u8> {
-    let mut w = StreamWriter::new();
-    w.def_struct(65, "CommandFinished", &[("ExitStatus", ids::INT)]);
-    let body = StructValue::new().int(0, code).finish();
-    w.value(65, false, &body)
 }
 
 /// The RPC face of a [`Target`] (an `Arc`, so the running "command" can outlive the call).
@@ -141,7 +129,7 @@ impl Handler for TargetService {
                     out.write_all(b"AMIFORGE-DONE\n").await.unwrap();
                     out.shutdown().await.unwrap();
                     err.shutdown().await.unwrap();
-                    resp.write_all(&finished(0)).await.unwrap();
+                    resp.write_all(&support::finished(0)).await.unwrap();
                     resp.shutdown().await.unwrap();
                 });
                 Ok(NIL.to_vec())
@@ -185,41 +173,22 @@ async fn run(
     windows: bool,
     report: &std::path::Path,
 ) -> (Arc<Target>, Result<rmpv::Value, packer_sdk::rpc::RpcError>) {
-    let plugin = amiforge_plugin::plugin();
-    let factory = plugin
-        .find(Kind::Provisioner, "harden", false)
-        .unwrap()
-        .factory;
-    let (a, b) = tokio::net::UnixStream::pair().unwrap();
-    tokio::spawn(serve_connection(a.compat(), factory, SpecFormat::Gob));
-    let (sess, inbound) = Session::start_with_mode(b.compat(), packer_sdk::yamux::Mode::Client);
-    let broker = Broker::start(sess, inbound);
-    let rpc = RpcClient::new(broker.dial(0).await.unwrap());
     let m = if mode == "audit" {
         Mode::Audit
     } else {
         Mode::Enforce
     };
-    let configs = rmpv::Value::Map(vec![(
-        "Configs".into(),
-        rmpv::Value::Array(vec![
-            rmpv::Value::Map(vec![
-                ("profile".into(), profile.into()),
-                ("mode".into(), mode.into()),
-                (
-                    "report_path".into(),
-                    report.to_string_lossy().into_owned().into(),
-                ),
-            ]),
-            rmpv::Value::Map(vec![
-                ("packer_build_name".into(), "b".into()),
-                ("packer_builder_type".into(), "amazon-ebs".into()),
-            ]),
-        ]),
-    )]);
-    rpc.call("Provisioner.Prepare", &configs).await.unwrap();
+    let config = rmpv::Value::Map(vec![
+        ("profile".into(), profile.into()),
+        ("mode".into(), mode.into()),
+        (
+            "report_path".into(),
+            report.to_string_lossy().into_owned().into(),
+        ),
+    ]);
+    let packer = support::prepare("harden", config, "b").await;
     let target = Arc::new(Target {
-        broker: broker.clone(),
+        broker: packer.broker.clone(),
         calls: Mutex::new(Vec::new()),
         ui: Mutex::new(Vec::new()),
         lines: target_lines(profile, m, windows),
@@ -228,29 +197,13 @@ async fn run(
         evidence: Mutex::new(None),
         uploaded: tokio::sync::Notify::new(),
     });
-    let id = broker.next_id();
-    let inc = broker.expect(id);
-    let served = Arc::new(TargetService(target.clone()));
-    tokio::spawn(async move {
-        let s = inc.accept(Duration::from_secs(5)).await.unwrap();
-        serve(s, served).await;
-    });
-    let args = rmpv::Value::Map(vec![
-        (
-            "GeneratedData".into(),
-            rmpv::Value::Map(vec![
-                ("User".into(), user.into()),
-                ("ID".into(), "i-0abc".into()),
-            ]),
-        ),
-        ("StreamID".into(), rmpv::Value::from(id)),
+    let generated = rmpv::Value::Map(vec![
+        ("User".into(), user.into()),
+        ("ID".into(), "i-0abc".into()),
     ]);
-    let r = tokio::time::timeout(
-        Duration::from_secs(30),
-        rpc.call("Provisioner.Provision", &args),
-    )
-    .await
-    .unwrap();
+    let r = packer
+        .provision(Arc::new(TargetService(target.clone())), generated)
+        .await;
     (target, r)
 }
 

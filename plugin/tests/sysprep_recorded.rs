@@ -7,26 +7,20 @@
 //! command, an upload, the UI or the evidence file. (No Windows here: the PowerShell itself is
 //! parse- and golden-tested in `sysprep_scripts.rs`.)
 
+mod support;
+
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use amiforge_plugin::sysprep::detect::{Agent, TAG};
 use amiforge_plugin::sysprep::scripts::probe_script;
 use amiforge_plugin::sysprep::unattend::{self, AnswerSettings, Arch, ComputerName};
 use amiforge_plugin::sysprep::{command, script_path};
 use packer_sdk::broker::Broker;
-use packer_sdk::gob::encode::{StreamWriter, StructValue};
-use packer_sdk::gob::ids;
-use packer_sdk::invocation::Kind;
-use packer_sdk::mux::Session;
-use packer_sdk::plugin::serve_connection;
+use packer_sdk::rpc::NIL;
 use packer_sdk::rpc::server::{Handler, Reply};
 use packer_sdk::rpc::value::{as_str, as_u64, get};
-use packer_sdk::rpc::{NIL, RpcClient, serve};
-use packer_sdk::wire_spec::SpecFormat;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_util::compat::TokioAsyncReadCompatExt;
 
 const PASSWORD: &str = "Bu1ld-Time-Passw0rd";
 
@@ -50,13 +44,6 @@ struct Target {
     ui: Mutex<Vec<(String, String)>>,
     probe: Vec<String>,
     run: RunAnswer,
-}
-
-fn finished(code: i64) -> Vec<u8> {
-    let mut w = StreamWriter::new();
-    w.def_struct(65, "CommandFinished", &[("ExitStatus", ids::INT)]);
-    let body = StructValue::new().int(0, code).finish();
-    w.value(65, false, &body)
 }
 
 struct TargetService(Arc<Target>);
@@ -112,7 +99,7 @@ impl Handler for TargetService {
                     out.shutdown().await.unwrap();
                     err.shutdown().await.unwrap();
                     if let Some(code) = exit {
-                        resp.write_all(&finished(code)).await.unwrap();
+                        resp.write_all(&support::finished(code)).await.unwrap();
                     }
                     resp.shutdown().await.unwrap();
                 });
@@ -225,55 +212,19 @@ impl Run {
 }
 
 async fn run(config: serde_json::Value, probe: Vec<String>, answer: RunAnswer) -> Run {
-    let plugin = amiforge_plugin::plugin();
-    let factory = plugin
-        .find(Kind::Provisioner, "sysprep", false)
-        .unwrap()
-        .factory;
-    let (a, b) = tokio::net::UnixStream::pair().unwrap();
-    tokio::spawn(serve_connection(a.compat(), factory, SpecFormat::Gob));
-    let (sess, inbound) = Session::start_with_mode(b.compat(), packer_sdk::yamux::Mode::Client);
-    let broker = Broker::start(sess, inbound);
-    let rpc = RpcClient::new(broker.dial(0).await.unwrap());
     let cfg: rmpv::Value = rmpv::ext::to_value(&config).unwrap();
-    let configs = rmpv::Value::Map(vec![(
-        "Configs".into(),
-        rmpv::Value::Array(vec![
-            cfg,
-            rmpv::Value::Map(vec![
-                ("packer_build_name".into(), "win".into()),
-                ("packer_builder_type".into(), "amazon-ebs".into()),
-            ]),
-        ]),
-    )]);
-    rpc.call("Provisioner.Prepare", &configs).await.unwrap();
+    let packer = support::prepare("sysprep", cfg, "win").await;
     let target = Arc::new(Target {
-        broker: broker.clone(),
+        broker: packer.broker.clone(),
         calls: Mutex::new(Vec::new()),
         ui: Mutex::new(Vec::new()),
         probe,
         run: answer,
     });
-    let id = broker.next_id();
-    let inc = broker.expect(id);
-    let served = Arc::new(TargetService(target.clone()));
-    tokio::spawn(async move {
-        let s = inc.accept(Duration::from_secs(5)).await.unwrap();
-        serve(s, served).await;
-    });
-    let args = rmpv::Value::Map(vec![
-        (
-            "GeneratedData".into(),
-            rmpv::Value::Map(vec![("User".into(), "Administrator".into())]),
-        ),
-        ("StreamID".into(), rmpv::Value::from(id)),
-    ]);
-    let result = tokio::time::timeout(
-        Duration::from_secs(30),
-        rpc.call("Provisioner.Provision", &args),
-    )
-    .await
-    .unwrap();
+    let generated = rmpv::Value::Map(vec![("User".into(), "Administrator".into())]);
+    let result = packer
+        .provision(Arc::new(TargetService(target.clone())), generated)
+        .await;
     Run { target, result }
 }
 
