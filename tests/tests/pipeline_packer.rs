@@ -62,6 +62,19 @@ async fn prepare(c: &Clients, sbx: &Sandbox) {
     }
 }
 
+/// Everything a pipeline build needs: the emulator (1 s copies, 0.5 s to running and to status
+/// checks), a sandbox as every instance's SSH target, [`prepare`]d AWS, a workdir with the plugin.
+async fn pipeline() -> (Emulator, Sandbox, Clients, Workdir) {
+    let emu = Emulator::start(1.0);
+    emu.configure(&serde_json::json!({"launch_seconds": 0.5, "status_seconds": 0.5}));
+    let sbx = Sandbox::start();
+    let c = clients(&emu).await;
+    prepare(&c, &sbx).await;
+    let w = Workdir::new();
+    w.link(&amiforge_bin(), "packer-plugin-amiforge");
+    (emu, sbx, c, w)
+}
+
 fn template(emu: &Emulator, sbx: &Sandbox, weaken: bool, gate_extra: &str) -> String {
     let weaken = if weaken {
         // drift after hardening: what the gate's in-guest audit must catch
@@ -157,13 +170,7 @@ async fn assert_no_validator_leftovers(c: &Clients) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_golden_pipeline_passes_the_gate_and_moves_the_approved_pointer() {
-    let emu = Emulator::start(1.0);
-    emu.configure(&serde_json::json!({"launch_seconds": 0.5, "status_seconds": 0.5}));
-    let sbx = Sandbox::start();
-    let c = clients(&emu).await;
-    prepare(&c, &sbx).await;
-    let w = Workdir::new();
-    w.link(&amiforge_bin(), "packer-plugin-amiforge");
+    let (emu, sbx, c, w) = pipeline().await;
     w.write("t.pkr.hcl", &template(&emu, &sbx, false, ""));
     packer(&w, &emu, &["validate", "t.pkr.hcl"]).assert_ok();
     let out = packer(&w, &emu, &["build", "-color=false", "t.pkr.hcl"]);
@@ -229,14 +236,8 @@ async fn the_golden_pipeline_passes_the_gate_and_moves_the_approved_pointer() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_target_weakened_after_hardening_fails_the_gate_and_the_pointer_stays() {
-    let emu = Emulator::start(1.0);
-    emu.configure(&serde_json::json!({"launch_seconds": 0.5, "status_seconds": 0.5}));
-    let sbx = Sandbox::start();
-    let c = clients(&emu).await;
-    prepare(&c, &sbx).await;
+    let (emu, sbx, c, w) = pipeline().await;
     let before = approved(&c).await;
-    let w = Workdir::new();
-    w.link(&amiforge_bin(), "packer-plugin-amiforge");
 
     // default on_failure = delete: the build fails naming the control, the release is gone
     w.write("t.pkr.hcl", &template(&emu, &sbx, true, ""));
@@ -334,13 +335,8 @@ async fn a_target_weakened_after_hardening_fails_the_gate_and_the_pointer_stays(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_verdict_is_not_a_pass_when_the_validator_is_unreachable() {
-    let emu = Emulator::start(1.0);
-    let sbx = Sandbox::start();
-    let c = clients(&emu).await;
-    prepare(&c, &sbx).await;
+    let (emu, sbx, c, w) = pipeline().await;
     let before = approved(&c).await;
-    let w = Workdir::new();
-    w.link(&amiforge_bin(), "packer-plugin-amiforge");
     // nothing listens there
     let port = amiforge_e2e::free_port();
     w.write(
