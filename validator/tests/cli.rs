@@ -70,11 +70,9 @@ async fn exit_codes_and_reports_say_what_happened() {
     let junit = dir.path().join("j.xml");
     let json = dir.path().join("r.json");
     let (junit_s, json_s) = (junit.display().to_string(), json.display().to_string());
-
-    // pass: exit 0, one JUnit suite per region's attributes and per region × instance type
-    let o = run(
-        &emu,
-        &[
+    // the whole release, with both reports
+    let run_manifest = |extra: &[&str]| {
+        let mut a = vec![
             "run",
             "--manifest",
             &manifest,
@@ -86,8 +84,15 @@ async fn exit_codes_and_reports_say_what_happened() {
             &junit_s,
             "--json",
             &json_s,
-        ],
-    );
+        ];
+        a.extend_from_slice(extra);
+        run(&emu, &a)
+    };
+    let report =
+        || -> serde_json::Value { serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap() };
+
+    // pass: exit 0, one JUnit suite per region's attributes and per region × instance type
+    let o = run_manifest(&[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("verdict: passed"), "{stdout}");
@@ -95,7 +100,7 @@ async fn exit_codes_and_reports_say_what_happened() {
     assert_eq!(x.matches("<testsuite ").count(), 4, "{x}");
     assert!(x.contains(r#"failures="0""#), "{x}");
     assert!(x.contains("instance.status-checks"), "{x}");
-    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let r = report();
     assert_eq!(r["verdict"], "passed");
     assert_eq!(r["cleanup"]["instances"].as_array().unwrap().len(), 2);
     assert_nothing_left(&c, &regions).await;
@@ -103,23 +108,7 @@ async fn exit_codes_and_reports_say_what_happened() {
     // gate failed: one AMI made public → exit 1; the JUnit failure names AMI, region, expected, found
     let (r0, bad) = ("us-west-2", m.regions["us-west-2"].ami.clone());
     support::make_public(&c, r0, &bad).await;
-    let o = run(
-        &emu,
-        &[
-            "run",
-            "--manifest",
-            &manifest,
-            "--poll",
-            "200ms",
-            "--timeout",
-            "30s",
-            "--junit",
-            &junit_s,
-            "--json",
-            &json_s,
-            "--quiet",
-        ],
-    );
+    let o = run_manifest(&["--quiet"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let x = std::fs::read_to_string(&junit).unwrap();
     let fail = x
@@ -133,7 +122,7 @@ async fn exit_codes_and_reports_say_what_happened() {
         1,
         "only the public AMI fails: {x}"
     );
-    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let r = report();
     assert_eq!(r["verdict"], "gate-failed");
     // the failing AMI was not launched, the good one was
     assert_eq!(r["cleanup"]["instances"].as_array().unwrap().len(), 1);
@@ -181,7 +170,7 @@ async fn exit_codes_and_reports_say_what_happened() {
         ],
     );
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
-    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let r = report();
     assert_eq!(r["verdict"], "infrastructure-error");
 }
 
