@@ -384,6 +384,14 @@ async fn bad_gate_settings_are_named_by_packer_validate() {
         ),
         ("      boot_mode = \"bios\"", "boot_mode: \"bios\""),
         (
+            "      subnets = { \"eu-west-1\" = \"vpc-1\" }",
+            "subnets[\"eu-west-1\"]: \"vpc-1\" is not a subnet id",
+        ),
+        (
+            "      security_groups = { \"eu-west-1\" = \"sg-1, default\" }",
+            "security_groups[\"eu-west-1\"]: \"default\" is not a security group id",
+        ),
+        (
             "      check {\n        name = \"x\"\n        command = \"true\"\n        expect_output = \"(\"\n      }",
             "check[1].expect_output: not a regex",
         ),
@@ -394,6 +402,17 @@ async fn bad_gate_settings_are_named_by_packer_validate() {
             .assert_failed()
             .assert_contains(want);
     }
+    // per-region settings for regions the release will have are fine at validate time
+    w.write(
+        "t.pkr.hcl",
+        &template(
+            &emu,
+            &sbx,
+            false,
+            "      subnets = { \"eu-west-1\" = \"subnet-0abc\" }",
+        ),
+    );
+    packer(&w, &emu, &["validate", "t.pkr.hcl"]).assert_ok();
     // the validator's own rules, named at validate time by their attribute
     let t = template(&emu, &sbx, false, "")
         .replace("      ssh_cidr             = \"127.0.0.1/32\"\n", "");
