@@ -169,24 +169,13 @@ pub fn validate(mut c: ValidateConfig, packer: &PackerConfig) -> Result<Settings
             *v = None;
         }
     }
-    if let Some(a) = &c.address {
-        let rest = a
-            .strip_prefix("unix:")
-            .or_else(|| a.strip_prefix("http://"))
-            .or_else(|| a.strip_prefix("https://"))
-            .unwrap_or(a);
-        let ok = if a.starts_with("unix:") {
-            rest.starts_with('/')
-        } else {
-            rest.rsplit_once(':')
-                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
-        };
-        if !ok {
-            errs.push(
-                "address",
-                format!("{a:?}: write host:port, http://host:port or unix:/absolute/path"),
-            );
-        }
+    if let Some(a) = &c.address
+        && amiforge_validator::api::client::parse(a).is_err()
+    {
+        errs.push(
+            "address",
+            format!("{a:?}: write host:port, http://host:port or unix:/absolute/path"),
+        );
     }
     let default_launch = Launch::default();
     let instance_types = if c.instance_types.is_empty() {

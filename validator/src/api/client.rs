@@ -14,11 +14,43 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error(
-        "{0:?} is not a validator address: use HOST:PORT, http://HOST:PORT or unix:/path/to.sock"
+        "{0:?} is not a validator address: use HOST:PORT, http://HOST:PORT or unix:/absolute/path.sock"
     )]
     BadAddress(String),
     #[error("cannot connect to the validator at {addr}: {detail}")]
     Unreachable { addr: String, detail: String },
+}
+
+/// Where a validator listens, parsed from one of the address forms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// `unix:/absolute/path`
+    Unix(std::path::PathBuf),
+    /// `HOST:PORT` or `http://HOST:PORT`
+    Http(Uri),
+}
+
+/// Parses `addr` without connecting (the gate checks its `address` attribute with this).
+pub fn parse(addr: &str) -> Result<Address, ConnectError> {
+    let bad = || ConnectError::BadAddress(addr.to_string());
+    if let Some(path) = addr.strip_prefix("unix:") {
+        if !path.starts_with('/') {
+            return Err(bad());
+        }
+        return Ok(Address::Unix(path.into()));
+    }
+    let url = if addr.starts_with("http://") {
+        addr.to_string()
+    } else if addr.contains("://") {
+        return Err(bad());
+    } else {
+        format!("http://{addr}")
+    };
+    let uri: Uri = url.parse().map_err(|_| bad())?;
+    if uri.host().is_none_or(str::is_empty) || uri.port_u16().is_none_or(|p| p == 0) {
+        return Err(bad());
+    }
+    Ok(Address::Http(uri))
 }
 
 /// A client of the validator at `addr`, connected (so an unreachable server is reported here,
@@ -28,42 +60,27 @@ pub async fn connect(addr: &str) -> Result<ValidatorClient<Channel>, ConnectErro
         addr: addr.to_string(),
         detail: chain(&e),
     };
-    let channel = if let Some(path) = addr.strip_prefix("unix:") {
-        if path.is_empty() {
-            return Err(ConnectError::BadAddress(addr.to_string()));
+    let channel = match parse(addr)? {
+        Address::Unix(path) => {
+            // the URI is not used for a unix socket, only the connector
+            Endpoint::from_static("http://localhost")
+                .connect_timeout(CONNECT_TIMEOUT)
+                .connect_with_connector(tower::service_fn(move |_: Uri| {
+                    let path = path.clone();
+                    async move {
+                        Ok::<_, std::io::Error>(TokioIo::new(
+                            tokio::net::UnixStream::connect(path).await?,
+                        ))
+                    }
+                }))
+                .await
+                .map_err(unreachable)?
         }
-        let path = path.to_string();
-        // the URI is not used for a unix socket, only the connector
-        Endpoint::from_static("http://localhost")
-            .connect_timeout(CONNECT_TIMEOUT)
-            .connect_with_connector(tower::service_fn(move |_: Uri| {
-                let path = path.clone();
-                async move {
-                    Ok::<_, std::io::Error>(TokioIo::new(
-                        tokio::net::UnixStream::connect(path).await?,
-                    ))
-                }
-            }))
-            .await
-            .map_err(unreachable)?
-    } else {
-        let url = if addr.starts_with("http://") {
-            addr.to_string()
-        } else if addr.contains("://") {
-            return Err(ConnectError::BadAddress(addr.to_string()));
-        } else {
-            format!("http://{addr}")
-        };
-        let bad = || ConnectError::BadAddress(addr.to_string());
-        let uri: Uri = url.parse().map_err(|_| bad())?;
-        if uri.host().is_none_or(str::is_empty) || uri.port().is_none() {
-            return Err(bad());
-        }
-        Endpoint::from(uri)
+        Address::Http(uri) => Endpoint::from(uri)
             .connect_timeout(CONNECT_TIMEOUT)
             .connect()
             .await
-            .map_err(unreachable)?
+            .map_err(unreachable)?,
     };
     Ok(ValidatorClient::new(channel))
 }
@@ -86,7 +103,14 @@ mod tests {
 
     #[tokio::test]
     async fn bad_addresses_are_named_and_unreachable_ones_say_why() {
-        for bad in ["unix:", "https://x:1", "localhost", "http://:7"] {
+        for bad in [
+            "unix:",
+            "unix:rel.sock",
+            "https://x:1",
+            "localhost",
+            "http://:7",
+            "h:0",
+        ] {
             let e = connect(bad).await.err().unwrap();
             assert!(matches!(e, ConnectError::BadAddress(_)), "{bad}: {e}");
             assert!(e.to_string().contains("HOST:PORT"), "{e}");
