@@ -103,13 +103,6 @@ async fn events(
     Ok(out)
 }
 
-async fn assert_nothing_left(c: &Clients, region: &str) {
-    let t = instances::find_tagged(c, region, tags::MANAGED_BY, "amiforge-validator")
-        .await
-        .unwrap();
-    assert!(t.is_empty(), "{region}: left behind: {t:#?}");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_streams_a_passing_run_over_a_unix_socket() {
     let emu = Emulator::start(0.0);
@@ -190,7 +183,7 @@ async fn a_client_streams_a_passing_run_over_a_unix_socket() {
         (h.max_instances, h.instances_in_use, h.runs_in_progress),
         (8, 0, 0)
     );
-    assert_nothing_left(&c, REGION).await;
+    support::assert_nothing_left(&c, &[REGION]).await;
     served.shutdown().await;
 }
 
@@ -333,7 +326,7 @@ async fn concurrent_clients_share_the_instance_limit() {
         alive == 2,
         "the two runs did launch side by side (peak {alive})"
     );
-    assert_nothing_left(&c, REGION).await;
+    support::assert_nothing_left(&c, &[REGION]).await;
     served.shutdown().await;
 }
 
@@ -391,7 +384,7 @@ async fn a_client_that_goes_away_mid_run_leaves_nothing_behind() {
     );
     assert!(emu.count("TerminateInstances", None) >= 1);
     assert!(emu.count("DeleteSecurityGroup", None) >= 1);
-    assert_nothing_left(&c, REGION).await;
+    support::assert_nothing_left(&c, &[REGION]).await;
     served.shutdown().await;
 }
 
@@ -476,7 +469,7 @@ async fn sweep_lists_on_a_dry_run_and_removes_for_real() {
         .unwrap()
         .into_inner();
     assert_eq!(one.removed, [format!("{REGION}: security group {sg_live}")]);
-    assert_nothing_left(&c, REGION).await;
+    support::assert_nothing_left(&c, &[REGION]).await;
     served.shutdown().await;
 }
 
@@ -555,7 +548,7 @@ async fn the_binary_serves_and_on_sigterm_cleans_up_and_exits_0() {
     };
     assert_eq!(status.code(), Some(0));
     assert!(!sock.exists(), "the socket file is removed on exit");
-    assert_nothing_left(&c, REGION).await;
+    support::assert_nothing_left(&c, &[REGION]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -609,5 +602,5 @@ async fn a_server_whose_parent_goes_away_cleans_up_and_exits() {
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert!(err.contains("stdin closed"), "{err}");
-    assert_nothing_left(&c, REGION).await;
+    support::assert_nothing_left(&c, &[REGION]).await;
 }

@@ -10,8 +10,8 @@ use support::guest as common;
 
 use std::time::Duration;
 
-use amiforge_aws::client::{Clients, load_for_endpoint};
-use amiforge_aws::{instances, tags};
+use amiforge_aws::client::Clients;
+use amiforge_aws::instances;
 use amiforge_e2e::emulator::Emulator;
 use amiforge_e2e::sandbox::Sandbox;
 use amiforge_validator::events::Sink;
@@ -49,10 +49,6 @@ fn fake_cloud_init(sbx: &Sandbox, status: &str, rc: i32) {
 
 const CLOUD_INIT_DONE: &str =
     "status: done\nextended_status: done\ndetail:\nDataSourceEc2Local\nerrors: []\n";
-
-async fn clients(emu: &Emulator) -> Clients {
-    Clients::new(load_for_endpoint("us-east-1", &emu.endpoint()).await)
-}
 
 fn request(m: &amiforge_aws::manifest::Manifest, guest: Guest) -> Request {
     Request {
@@ -107,15 +103,6 @@ fn assert_guest_checks(r: &Report, want: &[(&str, Status)]) {
     }
 }
 
-async fn assert_nothing_left(c: &Clients) {
-    for r in REGIONS {
-        let t = instances::find_tagged(c, r, tags::MANAGED_BY, "amiforge-validator")
-            .await
-            .unwrap();
-        assert!(t.is_empty(), "{r}: left behind: {t:#?}");
-    }
-}
-
 async fn key_pairs(c: &Clients, region: &str) -> Vec<String> {
     c.ec2(region)
         .describe_key_pairs()
@@ -135,7 +122,7 @@ async fn ssh_checks_run_in_every_instance_with_a_given_or_a_made_key_pair() {
     fake_cloud_init(&sbx, CLOUD_INIT_DONE, 0);
     let emu = Emulator::start(0.0);
     emu.configure(&serde_json::json!({"launch_seconds": 0.2, "status_seconds": 0.2}));
-    let c = clients(&emu).await;
+    let c = support::clients(&emu).await;
     let m = support::hardened_release(
         &c,
         &REGIONS,
@@ -208,7 +195,7 @@ async fn ssh_checks_run_in_every_instance_with_a_given_or_a_made_key_pair() {
     for region in REGIONS {
         assert_eq!(key_pairs(&c, region).await, ["ci-key"]);
     }
-    assert_nothing_left(&c).await;
+    support::assert_nothing_left(&c, &REGIONS).await;
 
     // 2. a key pair made for the run (the emulator hands out the sandbox's key), deleted after
     let private = std::fs::read_to_string(&sbx.key).unwrap();
@@ -224,7 +211,7 @@ async fn ssh_checks_run_in_every_instance_with_a_given_or_a_made_key_pair() {
     for region in REGIONS {
         assert_eq!(key_pairs(&c, region).await, ["ci-key"], "{made} deleted");
     }
-    assert_nothing_left(&c).await;
+    support::assert_nothing_left(&c, &REGIONS).await;
 
     // 3. the launch's user data failed (cloud-init error): the gate fails, naming cloud-init's error
     fake_cloud_init(
@@ -249,7 +236,7 @@ async fn ssh_checks_run_in_every_instance_with_a_given_or_a_made_key_pair() {
         .unwrap();
     assert!(u.message.contains("part-001"), "{u:?}");
     fake_cloud_init(&sbx, CLOUD_INIT_DONE, 0);
-    assert_nothing_left(&c).await;
+    support::assert_nothing_left(&c, &REGIONS).await;
 
     // 4. drift in the guest fails the run, naming the controls
     common::root_ok(&sbx, common::WEAKEN_HARDENED);
@@ -271,7 +258,7 @@ async fn ssh_checks_run_in_every_instance_with_a_given_or_a_made_key_pair() {
     for id in common::WEAKENED_CONTROLS {
         assert!(h.message.contains(id), "{id}: {h:?}");
     }
-    assert_nothing_left(&c).await;
+    support::assert_nothing_left(&c, &REGIONS).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -290,7 +277,7 @@ async fn ssm_checks_run_through_run_command_and_cut_output_never_passes() {
         "ssm_exec": {"host": "127.0.0.1", "port": sbx.port, "user": "admin",
                      "key": sbx.key.display().to_string()}}),
     );
-    let c = clients(&emu).await;
+    let c = support::clients(&emu).await;
     let m = support::hardened_release(
         &c,
         &REGIONS,
@@ -307,7 +294,7 @@ async fn ssm_checks_run_through_run_command_and_cut_output_never_passes() {
     );
     assert_eq!(emu.count("CreateKeyPair", None), 0, "SSM needs no key pair");
     assert_eq!(emu.count("AuthorizeSecurityGroupIngress", None), 0);
-    assert_nothing_left(&c).await;
+    support::assert_nothing_left(&c, &REGIONS).await;
 
     // a user check printing more than SSM returns: its output stays on the guest and is read in
     // pieces, so the regex sees all of it
@@ -321,7 +308,7 @@ async fn ssm_checks_run_through_run_command_and_cut_output_never_passes() {
     req.targets.truncate(1);
     let r = validate(&c, req).await;
     assert_eq!(r.verdict, Verdict::Passed, "{r:#?}");
-    assert_nothing_left(&c).await;
+    support::assert_nothing_left(&c, &REGIONS).await;
 
     // the transport itself: an answer SSM cut at 24,000 characters is an error, never output
     let launched = c
