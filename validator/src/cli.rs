@@ -370,25 +370,19 @@ fn read_manifest(path: &Path) -> Result<Manifest, BadInput> {
             path.display()
         )])
     })?;
-    let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
-        BadInput(vec![format!(
-            "--manifest: {} is not a replicate manifest: {e}",
-            path.display()
-        )])
-    })?;
-    if !m.verify() {
-        return Err(BadInput(vec![format!(
-            "--manifest: {}: its sha256 does not match its content (edited or truncated?)",
-            path.display()
-        )]));
-    }
-    if m.dry_run {
-        return Err(BadInput(vec![format!(
-            "--manifest: {} records a dry run: there are no AMIs to validate",
-            path.display()
-        )]));
-    }
-    Ok(m)
+    use crate::request::ManifestProblem as P;
+    let p = path.display();
+    crate::request::manifest_from_json(&bytes).map_err(|e| {
+        BadInput(vec![match e {
+            P::NotAManifest(e) => format!("--manifest: {p} is not a replicate manifest: {e}"),
+            P::Edited => format!(
+                "--manifest: {p}: its sha256 does not match its content (edited or truncated?)"
+            ),
+            P::DryRun => {
+                format!("--manifest: {p} records a dry run: there are no AMIs to validate")
+            }
+        }])
+    })
 }
 
 /// The request the `run` arguments describe.

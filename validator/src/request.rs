@@ -375,6 +375,30 @@ pub struct Request {
     pub run_id: String,
 }
 
+/// Why bytes are not a manifest the validator can take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestProblem {
+    /// Not a replicate manifest at all (the JSON error).
+    NotAManifest(String),
+    /// Its own sha256 does not match: edited or truncated after replicate wrote it.
+    Edited,
+    /// A dry run: there are no AMIs.
+    DryRun,
+}
+
+/// A replicate manifest from its JSON bytes; each caller words the problem for its field.
+pub fn manifest_from_json(bytes: &[u8]) -> Result<Manifest, ManifestProblem> {
+    let m: Manifest =
+        serde_json::from_slice(bytes).map_err(|e| ManifestProblem::NotAManifest(e.to_string()))?;
+    if !m.verify() {
+        return Err(ManifestProblem::Edited);
+    }
+    if m.dry_run {
+        return Err(ManifestProblem::DryRun);
+    }
+    Ok(m)
+}
+
 /// Bad input: every problem, each naming its field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadInput(pub Vec<String>);

@@ -147,22 +147,16 @@ pub fn request(r: pb::ValidateRequest) -> Result<Request, BadInput> {
     }
 }
 
-/// A replicate manifest from its JSON bytes, refused when it is not one, was edited, or records
-/// a dry run.
+/// The manifest in `manifest_json`, or why not (named by that field).
 fn manifest(bytes: &[u8]) -> Result<Manifest, String> {
-    let m: Manifest = serde_json::from_slice(bytes)
-        .map_err(|e| format!("manifest_json: not a replicate manifest: {e}"))?;
-    if !m.verify() {
-        return Err(
-            "manifest_json: its sha256 does not match its content (edited or truncated?); send the file replicate wrote".into(),
-        );
-    }
-    if m.dry_run {
-        return Err(
-            "manifest_json: the manifest records a dry run: there are no AMIs to validate".into(),
-        );
-    }
-    Ok(m)
+    use crate::request::ManifestProblem as P;
+    crate::request::manifest_from_json(bytes).map_err(|p| match p {
+        P::NotAManifest(e) => format!("manifest_json: not a replicate manifest: {e}"),
+        P::Edited => "manifest_json: its sha256 does not match its content (edited or truncated?); send the file replicate wrote".into(),
+        P::DryRun => {
+            "manifest_json: the manifest records a dry run: there are no AMIs to validate".into()
+        }
+    })
 }
 
 /// `targets[i]…` of the combined list, renamed to the proto field it came from: the manifest's
