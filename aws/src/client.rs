@@ -44,17 +44,38 @@ fn loader(region: &str) -> aws_config::ConfigLoader {
         .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
 }
 
-/// Per-region clients over one configuration (created on first use, then reused).
+/// Per-region clients over one configuration (each created on first use, then reused: they share
+/// the configuration's HTTP client and the adaptive retry's token bucket per client).
 pub struct Clients {
     sdk: SdkConfig,
-    ec2: Mutex<BTreeMap<String, aws_sdk_ec2::Client>>,
+    ec2: PerRegion<aws_sdk_ec2::Client>,
+    kms: PerRegion<aws_sdk_kms::Client>,
+    ssm: PerRegion<aws_sdk_ssm::Client>,
+}
+
+/// One client per region, made on first use.
+struct PerRegion<C>(Mutex<BTreeMap<String, C>>);
+
+impl<C: Clone> PerRegion<C> {
+    fn new() -> Self {
+        PerRegion(Mutex::new(BTreeMap::new()))
+    }
+
+    fn get(&self, region: &str, make: impl FnOnce(Region) -> C) -> C {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.entry(region.to_string())
+            .or_insert_with(|| make(Region::new(region.to_string())))
+            .clone()
+    }
 }
 
 impl Clients {
     pub fn new(sdk: SdkConfig) -> Clients {
         Clients {
             sdk,
-            ec2: Mutex::new(BTreeMap::new()),
+            ec2: PerRegion::new(),
+            kms: PerRegion::new(),
+            ssm: PerRegion::new(),
         }
     }
 
@@ -64,50 +85,32 @@ impl Clients {
     }
 
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        let mut m = self.ec2.lock().unwrap_or_else(|p| p.into_inner());
-        m.entry(region.to_string())
-            .or_insert_with(|| {
-                let conf = aws_sdk_ec2::config::Builder::from(&self.sdk)
-                    .region(Region::new(region.to_string()))
-                    .build();
-                aws_sdk_ec2::Client::from_conf(conf)
-            })
-            .clone()
+        self.ec2.get(region, |r| {
+            aws_sdk_ec2::Client::from_conf(
+                aws_sdk_ec2::config::Builder::from(&self.sdk)
+                    .region(r)
+                    .build(),
+            )
+        })
     }
 
     pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {
-        let conf = aws_sdk_kms::config::Builder::from(&self.sdk)
-            .region(Region::new(region.to_string()))
-            .build();
-        aws_sdk_kms::Client::from_conf(conf)
+        self.kms.get(region, |r| {
+            aws_sdk_kms::Client::from_conf(
+                aws_sdk_kms::config::Builder::from(&self.sdk)
+                    .region(r)
+                    .build(),
+            )
+        })
     }
 
     pub fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
-        let conf = aws_sdk_ssm::config::Builder::from(&self.sdk)
-            .region(Region::new(region.to_string()))
-            .build();
-        aws_sdk_ssm::Client::from_conf(conf)
+        self.ssm.get(region, |r| {
+            aws_sdk_ssm::Client::from_conf(
+                aws_sdk_ssm::config::Builder::from(&self.sdk)
+                    .region(r)
+                    .build(),
+            )
+        })
     }
-}
-
-/// An AWS error as one line: operation, error code and message (never credentials).
-pub fn describe<E>(op: &str, e: &aws_sdk_ec2::error::SdkError<E>) -> String
-where
-    E: std::error::Error + aws_sdk_ec2::error::ProvideErrorMetadata + 'static,
-{
-    use aws_sdk_ec2::error::ProvideErrorMetadata;
-    match (e.code(), e.message()) {
-        (Some(c), Some(m)) => format!("{op}: {c}: {m}"),
-        (Some(c), None) => format!("{op}: {c}"),
-        _ => format!("{op}: {}", aws_sdk_ec2::error::DisplayErrorContext(e)),
-    }
-}
-
-/// The error code of an AWS error, if the service sent one.
-pub fn code<E>(e: &aws_sdk_ec2::error::SdkError<E>) -> Option<String>
-where
-    E: aws_sdk_ec2::error::ProvideErrorMetadata,
-{
-    use aws_sdk_ec2::error::ProvideErrorMetadata;
-    e.code().map(str::to_string)
 }

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use crate::client::{Clients, code, describe as err};
+use crate::client::Clients;
+use crate::error::{Error, Result};
 
 /// Characters of standard output GetCommandInvocation returns at most.
 pub const STDOUT_LIMIT: usize = 24_000;
@@ -12,21 +13,15 @@ pub const STDOUT_LIMIT: usize = 24_000;
 pub const STDERR_LIMIT: usize = 8_000;
 
 /// Why a command could not be sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
     /// The instance is not (yet) a managed node: its SSM agent has not registered (still
     /// booting, no instance profile, no agent). Worth retrying for a while.
-    NotManaged(String),
+    #[error("{0}")]
+    NotManaged(Error),
     /// Anything else (permissions, throttling beyond the retries, bad input).
-    Failed(String),
-}
-
-impl std::fmt::Display for SendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SendError::NotManaged(m) | SendError::Failed(m) => f.write_str(m),
-        }
-    }
+    #[error("{0}")]
+    Failed(Error),
 }
 
 /// Sends `script` to `instance` as one `AWS-RunShellScript` command (run by the agent as root);
@@ -50,14 +45,19 @@ pub async fn send_shell(
         .comment(comment.chars().take(100).collect::<String>())
         .send()
         .await
-        .map_err(|e| match code(&e).as_deref() {
-            Some("InvalidInstanceId") => SendError::NotManaged(err("SendCommand", &e)),
-            _ => SendError::Failed(err("SendCommand", &e)),
+        .map_err(|e| {
+            let e = Error::sdk("SendCommand", &e);
+            // SSM's code for "not a managed node (yet)"
+            if e.code.as_deref() == Some("InvalidInstanceId") {
+                SendError::NotManaged(e)
+            } else {
+                SendError::Failed(e)
+            }
         })?;
     out.command()
         .and_then(|c| c.command_id())
         .map(str::to_string)
-        .ok_or_else(|| SendError::Failed("SendCommand: no command id in the answer".into()))
+        .ok_or_else(|| SendError::Failed(Error::bad_answer("SendCommand", "command id")))
 }
 
 /// One command's result on one instance, as GetCommandInvocation reports it.
@@ -101,7 +101,7 @@ pub async fn invocation(
     region: &str,
     command: &str,
     instance: &str,
-) -> Result<Option<Invocation>, String> {
+) -> Result<Option<Invocation>> {
     match clients
         .ssm(region)
         .get_command_invocation()
@@ -120,8 +120,10 @@ pub async fn invocation(
             stdout: o.standard_output_content().unwrap_or_default().to_string(),
             stderr: o.standard_error_content().unwrap_or_default().to_string(),
         })),
-        Err(e) if code(&e).as_deref() == Some("InvocationDoesNotExist") => Ok(None),
-        Err(e) => Err(err("GetCommandInvocation", &e)),
+        Err(e) => match Error::sdk("GetCommandInvocation", &e) {
+            e if e.is_not_found() => Ok(None),
+            e => Err(e),
+        },
     }
 }
 

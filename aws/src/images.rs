@@ -9,8 +9,9 @@ use aws_sdk_ec2::types::{
     SnapshotAttributeName, Tag,
 };
 
-use crate::client::{Clients, describe as err};
-use crate::manifest::Sharing;
+use crate::client::Clients;
+use crate::error::{Error, ErrorKind, Result};
+use amiforge_model::Sharing;
 
 /// One snapshot behind an AMI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,14 +91,14 @@ fn info(region: &str, i: &aws_sdk_ec2::types::Image) -> ImageInfo {
 }
 
 /// The region names this account can use (DescribeRegions, all regions).
-pub async fn regions(clients: &Clients, home: &str) -> Result<Vec<String>, String> {
+pub async fn regions(clients: &Clients, home: &str) -> Result<Vec<String>> {
     let out = clients
         .ec2(home)
         .describe_regions()
         .all_regions(true)
         .send()
         .await
-        .map_err(|e| err("DescribeRegions", &e))?;
+        .map_err(|e| Error::sdk("DescribeRegions", &e))?;
     Ok(out
         .regions()
         .iter()
@@ -106,11 +107,7 @@ pub async fn regions(clients: &Clients, home: &str) -> Result<Vec<String>, Strin
 }
 
 /// Describes `ami` in `region`; `None` when it does not exist (or is deregistered).
-pub async fn describe(
-    clients: &Clients,
-    region: &str,
-    ami: &str,
-) -> Result<Option<ImageInfo>, String> {
+pub async fn describe(clients: &Clients, region: &str, ami: &str) -> Result<Option<ImageInfo>> {
     match clients
         .ec2(region)
         .describe_images()
@@ -119,8 +116,10 @@ pub async fn describe(
         .await
     {
         Ok(out) => Ok(out.images().first().map(|i| info(region, i))),
-        Err(e) if crate::client::code(&e).as_deref() == Some("InvalidAMIID.NotFound") => Ok(None),
-        Err(e) => Err(err("DescribeImages", &e)),
+        Err(e) => match Error::sdk("DescribeImages", &e) {
+            e if e.is_not_found() => Ok(None),
+            e => Err(e),
+        },
     }
 }
 
@@ -129,7 +128,7 @@ pub async fn snapshots(
     clients: &Clients,
     region: &str,
     ids: &[String],
-) -> Result<Vec<SnapshotState>, String> {
+) -> Result<Vec<SnapshotState>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -139,7 +138,7 @@ pub async fn snapshots(
         .set_snapshot_ids(Some(ids.to_vec()))
         .send()
         .await
-        .map_err(|e| err("DescribeSnapshots", &e))?;
+        .map_err(|e| Error::sdk("DescribeSnapshots", &e))?;
     Ok(out
         .snapshots()
         .iter()
@@ -181,7 +180,7 @@ pub struct CopyRequest<'a> {
 }
 
 /// Starts an encrypted copy into `dest`; returns the new AMI id.
-pub async fn copy(clients: &Clients, dest: &str, r: &CopyRequest<'_>) -> Result<String, String> {
+pub async fn copy(clients: &Clients, dest: &str, r: &CopyRequest<'_>) -> Result<String> {
     let out = clients
         .ec2(dest)
         .copy_image()
@@ -194,10 +193,10 @@ pub async fn copy(clients: &Clients, dest: &str, r: &CopyRequest<'_>) -> Result<
         .client_token(r.client_token)
         .send()
         .await
-        .map_err(|e| err("CopyImage", &e))?;
+        .map_err(|e| Error::sdk("CopyImage", &e))?;
     out.image_id()
         .map(str::to_string)
-        .ok_or_else(|| "CopyImage returned no image id".to_string())
+        .ok_or_else(|| Error::bad_answer("CopyImage", "image id"))
 }
 
 /// Progress of a copy being waited on.
@@ -233,7 +232,7 @@ pub async fn wait_available(
     ami: &str,
     timeout: Duration,
     mut on_progress: impl FnMut(&Progress),
-) -> Result<(ImageInfo, Vec<SnapshotState>), String> {
+) -> Result<(ImageInfo, Vec<SnapshotState>)> {
     let start = Instant::now();
     // a copy takes minutes on AWS: the first look only needs to find its snapshots
     let mut delay = Duration::from_millis(1300);
@@ -241,9 +240,13 @@ pub async fn wait_available(
     let mut snaps_done = false;
     loop {
         let (state, percent) = if snaps.is_empty() || snaps_done {
-            let img = describe(clients, region, ami)
-                .await?
-                .ok_or_else(|| format!("{ami} disappeared while copying"))?;
+            let img = describe(clients, region, ami).await?.ok_or_else(|| {
+                Error::new(
+                    "waiting for the copy",
+                    ErrorKind::NotFound,
+                    format!("{ami} disappeared while copying"),
+                )
+            })?;
             match img.state.as_str() {
                 "available" => {
                     on_progress(&Progress {
@@ -255,7 +258,11 @@ pub async fn wait_available(
                     return Ok((img, details));
                 }
                 "failed" | "error" | "invalid" | "deregistered" => {
-                    return Err(format!("{ami} ended in state {}", img.state));
+                    return Err(Error::new(
+                        "waiting for the copy",
+                        ErrorKind::Unusable,
+                        format!("{ami} ended in state {}", img.state),
+                    ));
                 }
                 _ => {}
             }
@@ -265,7 +272,11 @@ pub async fn wait_available(
         } else {
             let st = snapshots(clients, region, &snaps).await?;
             if st.iter().any(|x| x.state == "error") {
-                return Err(format!("a snapshot of {ami} failed to copy"));
+                return Err(Error::new(
+                    "waiting for the copy",
+                    ErrorKind::Unusable,
+                    format!("a snapshot of {ami} failed to copy"),
+                ));
             }
             let vals: Vec<u32> = st
                 .iter()
@@ -277,9 +288,13 @@ pub async fn wait_available(
         };
         on_progress(&Progress { state, percent });
         if start.elapsed() >= timeout {
-            return Err(format!(
-                "{ami} not available after {}",
-                humantime::format_duration(timeout)
+            return Err(Error::new(
+                "waiting for the copy",
+                ErrorKind::Timeout,
+                format!(
+                    "{ami} not available after {}",
+                    humantime::format_duration(timeout)
+                ),
             ));
         }
         if snaps_done {
@@ -296,7 +311,7 @@ pub async fn tag(
     region: &str,
     resources: &[String],
     tags: &BTreeMap<String, String>,
-) -> Result<(), String> {
+) -> Result<()> {
     if resources.is_empty() || tags.is_empty() {
         return Ok(());
     }
@@ -311,7 +326,7 @@ pub async fn tag(
         ))
         .send()
         .await
-        .map_err(|e| err("CreateTags", &e))?;
+        .map_err(|e| Error::sdk("CreateTags", &e))?;
     Ok(())
 }
 
@@ -323,7 +338,7 @@ pub async fn share(
     ami: &str,
     snapshots: &[String],
     s: &Sharing,
-) -> Result<(), String> {
+) -> Result<()> {
     let mut perms: Vec<LaunchPermission> = Vec::new();
     perms.extend(
         s.account_ids
@@ -358,7 +373,7 @@ pub async fn share(
             )
             .send()
             .await
-            .map_err(|e| err("ModifyImageAttribute", &e))?;
+            .map_err(|e| Error::sdk("ModifyImageAttribute", &e))?;
     }
     if !s.account_ids.is_empty() {
         for snap in snapshots {
@@ -369,18 +384,14 @@ pub async fn share(
                 .set_user_ids(Some(s.account_ids.clone()))
                 .send()
                 .await
-                .map_err(|e| err("ModifySnapshotAttribute", &e))?;
+                .map_err(|e| Error::sdk("ModifySnapshotAttribute", &e))?;
         }
     }
     Ok(())
 }
 
 /// Who may launch `ami`, as AWS reports it.
-pub async fn launch_permissions(
-    clients: &Clients,
-    region: &str,
-    ami: &str,
-) -> Result<Sharing, String> {
+pub async fn launch_permissions(clients: &Clients, region: &str, ami: &str) -> Result<Sharing> {
     let out = clients
         .ec2(region)
         .describe_image_attribute()
@@ -388,7 +399,7 @@ pub async fn launch_permissions(
         .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
         .send()
         .await
-        .map_err(|e| err("DescribeImageAttribute", &e))?;
+        .map_err(|e| Error::sdk("DescribeImageAttribute", &e))?;
     let mut s = Sharing::default();
     for p in out.launch_permissions() {
         if let Some(u) = p.user_id() {
@@ -411,12 +422,7 @@ pub async fn launch_permissions(
 }
 
 /// Sets the deprecation time of `ami`.
-pub async fn deprecate(
-    clients: &Clients,
-    region: &str,
-    ami: &str,
-    at: SystemTime,
-) -> Result<(), String> {
+pub async fn deprecate(clients: &Clients, region: &str, ami: &str, at: SystemTime) -> Result<()> {
     clients
         .ec2(region)
         .enable_image_deprecation()
@@ -424,7 +430,7 @@ pub async fn deprecate(
         .deprecate_at(aws_smithy_types::DateTime::from(at))
         .send()
         .await
-        .map_err(|e| err("EnableImageDeprecation", &e))?;
+        .map_err(|e| Error::sdk("EnableImageDeprecation", &e))?;
     Ok(())
 }
 
@@ -435,17 +441,14 @@ pub async fn delete(
     region: &str,
     ami: &str,
     snapshots: &[String],
-) -> Result<(), String> {
+) -> Result<()> {
     let ec2 = clients.ec2(region);
     match ec2.deregister_image().image_id(ami).send().await {
         Ok(_) => {}
         Err(e) => {
-            let code = crate::client::code(&e).unwrap_or_default();
-            if !matches!(
-                code.as_str(),
-                "InvalidAMIID.NotFound" | "InvalidAMIID.Unavailable"
-            ) {
-                return Err(err("DeregisterImage", &e));
+            let e = Error::sdk("DeregisterImage", &e);
+            if !e.is_not_found() {
+                return Err(e);
             }
         }
     }
@@ -455,16 +458,16 @@ pub async fn delete(
             match ec2.delete_snapshot().snapshot_id(snap).send().await {
                 Ok(_) => break,
                 Err(e) => {
-                    let code = crate::client::code(&e).unwrap_or_default();
-                    if code == "InvalidSnapshot.NotFound" {
+                    let e = Error::sdk("DeleteSnapshot", &e);
+                    if e.is_not_found() {
                         break;
                     }
                     tries += 1;
-                    if code == "InvalidSnapshot.InUse" && tries < 20 {
+                    if e.is(ErrorKind::DependencyViolation) && tries < 20 {
                         tokio::time::sleep(Duration::from_millis(500)).await;
                         continue;
                     }
-                    return Err(err("DeleteSnapshot", &e));
+                    return Err(e);
                 }
             }
         }
@@ -473,24 +476,20 @@ pub async fn delete(
 }
 
 /// AMIs of `family` owned by this account in `region`, newest first.
-pub async fn family(
-    clients: &Clients,
-    region: &str,
-    family: &str,
-) -> Result<Vec<ImageInfo>, String> {
+pub async fn family(clients: &Clients, region: &str, family: &str) -> Result<Vec<ImageInfo>> {
     let out = clients
         .ec2(region)
         .describe_images()
         .owners("self")
         .filters(
             Filter::builder()
-                .name(format!("tag:{}", crate::tags::FAMILY))
+                .name(format!("tag:{}", amiforge_model::tags::FAMILY))
                 .values(family)
                 .build(),
         )
         .send()
         .await
-        .map_err(|e| err("DescribeImages", &e))?;
+        .map_err(|e| Error::sdk("DescribeImages", &e))?;
     let mut v: Vec<ImageInfo> = out.images().iter().map(|i| info(region, i)).collect();
     v.sort_by(|a, b| b.creation_date.cmp(&a.creation_date).then(b.id.cmp(&a.id)));
     Ok(v)
@@ -502,7 +501,7 @@ pub async fn tagged(
     region: &str,
     key: &str,
     value: &str,
-) -> Result<Vec<ImageInfo>, String> {
+) -> Result<Vec<ImageInfo>> {
     let out = clients
         .ec2(region)
         .describe_images()
@@ -515,7 +514,7 @@ pub async fn tagged(
         )
         .send()
         .await
-        .map_err(|e| err("DescribeImages", &e))?;
+        .map_err(|e| Error::sdk("DescribeImages", &e))?;
     Ok(out.images().iter().map(|i| info(region, i)).collect())
 }
 

@@ -4,7 +4,6 @@
 //! terminating, and finding what a run (or a killed run) left behind by tag.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use aws_sdk_ec2::types::{
     Filter, HttpTokensState, InstanceMetadataEndpointState, InstanceMetadataOptionsRequest,
@@ -12,29 +11,10 @@ use aws_sdk_ec2::types::{
     TagSpecification,
 };
 
-use crate::client::{Clients, code, describe as err};
+use secrecy::SecretString;
 
-/// A private key AWS made for us: never printed, never logged.
-#[derive(Clone)]
-pub struct PrivateKey(String);
-
-impl PrivateKey {
-    /// Wraps a private key's text (e.g. one read from a file) so it is never printed.
-    pub fn new(pem: impl Into<String>) -> PrivateKey {
-        PrivateKey(pem.into())
-    }
-
-    /// The PEM text, for writing to a 0600 file only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for PrivateKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PrivateKey(<redacted>)")
-    }
-}
+use crate::client::Clients;
+use crate::error::{Error, Result};
 
 fn tag_spec(kind: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
     TagSpecification::builder()
@@ -60,7 +40,8 @@ pub async fn create_key_pair(
     region: &str,
     name: &str,
     tags: &BTreeMap<String, String>,
-) -> Result<PrivateKey, String> {
+) -> Result<SecretString> {
+    // a private key AWS made for us: never printed, never logged (SecretString)
     let out = clients
         .ec2(region)
         .create_key_pair()
@@ -69,14 +50,14 @@ pub async fn create_key_pair(
         .tag_specifications(tag_spec(ResourceType::KeyPair, tags))
         .send()
         .await
-        .map_err(|e| err("CreateKeyPair", &e))?;
+        .map_err(|e| Error::sdk("CreateKeyPair", &e))?;
     out.key_material()
-        .map(|k| PrivateKey(k.to_string()))
-        .ok_or_else(|| "CreateKeyPair: no key material in the answer".to_string())
+        .map(|k| SecretString::from(k.to_string()))
+        .ok_or_else(|| Error::bad_answer("CreateKeyPair", "key material"))
 }
 
 /// Deletes a key pair; one that is already gone counts as deleted.
-pub async fn delete_key_pair(clients: &Clients, region: &str, name: &str) -> Result<(), String> {
+pub async fn delete_key_pair(clients: &Clients, region: &str, name: &str) -> Result<()> {
     match clients
         .ec2(region)
         .delete_key_pair()
@@ -85,8 +66,10 @@ pub async fn delete_key_pair(clients: &Clients, region: &str, name: &str) -> Res
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if code(&e).as_deref() == Some("InvalidKeyPair.NotFound") => Ok(()),
-        Err(e) => Err(err("DeleteKeyPair", &e)),
+        Err(e) => match Error::sdk("DeleteKeyPair", &e) {
+            e if e.is_not_found() => Ok(()),
+            e => Err(e),
+        },
     }
 }
 
@@ -99,7 +82,7 @@ pub async fn create_security_group(
     vpc: Option<&str>,
     ssh_from: Option<&str>,
     tags: &BTreeMap<String, String>,
-) -> Result<String, String> {
+) -> Result<String> {
     let ec2 = clients.ec2(region);
     let out = ec2
         .create_security_group()
@@ -109,10 +92,10 @@ pub async fn create_security_group(
         .tag_specifications(tag_spec(ResourceType::SecurityGroup, tags))
         .send()
         .await
-        .map_err(|e| err("CreateSecurityGroup", &e))?;
+        .map_err(|e| Error::sdk("CreateSecurityGroup", &e))?;
     let id = out
         .group_id()
-        .ok_or("CreateSecurityGroup: no group id in the answer")?
+        .ok_or_else(|| Error::bad_answer("CreateSecurityGroup", "group id"))?
         .to_string();
     if let Some(cidr) = ssh_from {
         let rule = IpPermission::builder()
@@ -135,7 +118,7 @@ pub async fn create_security_group(
         {
             // do not leave a half-made group behind
             let _ = delete_security_group(clients, region, &id).await;
-            return Err(err("AuthorizeSecurityGroupIngress", &e));
+            return Err(Error::sdk("AuthorizeSecurityGroupIngress", &e));
         }
     }
     Ok(id)
@@ -143,11 +126,7 @@ pub async fn create_security_group(
 
 /// Deletes a security group. AWS refuses while an instance still uses it
 /// (`DependencyViolation`): the caller terminates instances and waits first. Gone counts as deleted.
-pub async fn delete_security_group(
-    clients: &Clients,
-    region: &str,
-    id: &str,
-) -> Result<(), String> {
+pub async fn delete_security_group(clients: &Clients, region: &str, id: &str) -> Result<()> {
     match clients
         .ec2(region)
         .delete_security_group()
@@ -156,8 +135,10 @@ pub async fn delete_security_group(
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if code(&e).as_deref() == Some("InvalidGroup.NotFound") => Ok(()),
-        Err(e) => Err(err("DeleteSecurityGroup", &e)),
+        Err(e) => match Error::sdk("DeleteSecurityGroup", &e) {
+            e if e.is_not_found() => Ok(()),
+            e => Err(e),
+        },
     }
 }
 
@@ -180,7 +161,7 @@ pub struct LaunchRequest {
 
 /// Launches one instance: IMDSv2 required, terminate on in-guest shutdown, tags on the instance
 /// and its volumes. Returns the instance id.
-pub async fn launch(clients: &Clients, region: &str, r: &LaunchRequest) -> Result<String, String> {
+pub async fn launch(clients: &Clients, region: &str, r: &LaunchRequest) -> Result<String> {
     let out = clients
         .ec2(region)
         .run_instances()
@@ -212,12 +193,12 @@ pub async fn launch(clients: &Clients, region: &str, r: &LaunchRequest) -> Resul
         .set_user_data(r.user_data.clone())
         .send()
         .await
-        .map_err(|e| err("RunInstances", &e))?;
+        .map_err(|e| Error::sdk("RunInstances", &e))?;
     out.instances()
         .first()
         .and_then(|i| i.instance_id())
         .map(str::to_string)
-        .ok_or_else(|| "RunInstances: no instance in the answer".to_string())
+        .ok_or_else(|| Error::bad_answer("RunInstances", "instance"))
 }
 
 /// An instance as the validator sees it.
@@ -264,11 +245,7 @@ fn instance_info(i: &aws_sdk_ec2::types::Instance) -> InstanceInfo {
 }
 
 /// Describes one instance; `None` when AWS does not know it.
-pub async fn describe(
-    clients: &Clients,
-    region: &str,
-    id: &str,
-) -> Result<Option<InstanceInfo>, String> {
+pub async fn describe(clients: &Clients, region: &str, id: &str) -> Result<Option<InstanceInfo>> {
     match clients
         .ec2(region)
         .describe_instances()
@@ -282,8 +259,10 @@ pub async fn describe(
             .flat_map(|r| r.instances())
             .map(instance_info)
             .next()),
-        Err(e) if code(&e).as_deref() == Some("InvalidInstanceID.NotFound") => Ok(None),
-        Err(e) => Err(err("DescribeInstances", &e)),
+        Err(e) => match Error::sdk("DescribeInstances", &e) {
+            e if e.is_not_found() => Ok(None),
+            e => Err(e),
+        },
     }
 }
 
@@ -306,11 +285,7 @@ impl StatusChecks {
 }
 
 /// Status checks of one instance.
-pub async fn status_checks(
-    clients: &Clients,
-    region: &str,
-    id: &str,
-) -> Result<StatusChecks, String> {
+pub async fn status_checks(clients: &Clients, region: &str, id: &str) -> Result<StatusChecks> {
     let out = clients
         .ec2(region)
         .describe_instance_status()
@@ -318,7 +293,7 @@ pub async fn status_checks(
         .include_all_instances(true)
         .send()
         .await
-        .map_err(|e| err("DescribeInstanceStatus", &e))?;
+        .map_err(|e| Error::sdk("DescribeInstanceStatus", &e))?;
     Ok(out
         .instance_statuses()
         .first()
@@ -338,7 +313,7 @@ pub async fn status_checks(
 }
 
 /// Terminates instances; ones already gone count as terminated.
-pub async fn terminate(clients: &Clients, region: &str, ids: &[String]) -> Result<(), String> {
+pub async fn terminate(clients: &Clients, region: &str, ids: &[String]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -350,24 +325,28 @@ pub async fn terminate(clients: &Clients, region: &str, ids: &[String]) -> Resul
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if code(&e).as_deref() == Some("InvalidInstanceID.NotFound") => {
+        Err(e) => {
+            let e = Error::sdk("TerminateInstances", &e);
+            if !e.is_not_found() {
+                return Err(e);
+            }
             // one unknown id fails the whole call: retry the rest one by one
             for id in ids {
-                match clients
+                if let Err(e) = clients
                     .ec2(region)
                     .terminate_instances()
                     .instance_ids(id)
                     .send()
                     .await
                 {
-                    Ok(_) => {}
-                    Err(e) if code(&e).as_deref() == Some("InvalidInstanceID.NotFound") => {}
-                    Err(e) => return Err(err("TerminateInstances", &e)),
+                    let e = Error::sdk("TerminateInstances", &e);
+                    if !e.is_not_found() {
+                        return Err(e);
+                    }
                 }
             }
             Ok(())
         }
-        Err(e) => Err(err("TerminateInstances", &e)),
     }
 }
 
@@ -399,7 +378,7 @@ pub async fn find_tagged(
     region: &str,
     key: &str,
     value: &str,
-) -> Result<Tagged, String> {
+) -> Result<Tagged> {
     let ec2 = clients.ec2(region);
     let mut found = Tagged::default();
     let mut pages = ec2
@@ -418,7 +397,7 @@ pub async fn find_tagged(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| err("DescribeInstances", &e))?;
+        let page = page.map_err(|e| Error::sdk("DescribeInstances", &e))?;
         found.instances.extend(
             page.reservations()
                 .iter()
@@ -431,7 +410,7 @@ pub async fn find_tagged(
         .filters(tag_filter(key, value))
         .send()
         .await
-        .map_err(|e| err("DescribeKeyPairs", &e))?;
+        .map_err(|e| Error::sdk("DescribeKeyPairs", &e))?;
     found.key_pairs = keys
         .key_pairs()
         .iter()
@@ -442,7 +421,7 @@ pub async fn find_tagged(
         .filters(tag_filter(key, value))
         .send()
         .await
-        .map_err(|e| err("DescribeSecurityGroups", &e))?;
+        .map_err(|e| Error::sdk("DescribeSecurityGroups", &e))?;
     found.security_groups = groups
         .security_groups()
         .iter()
@@ -457,9 +436,10 @@ mod tests {
 
     #[test]
     fn private_keys_never_print() {
-        let k = PrivateKey("-----BEGIN OPENSSH PRIVATE KEY-----secret".into());
-        assert_eq!(format!("{k:?}"), "PrivateKey(<redacted>)");
-        assert!(k.expose().contains("secret"));
+        use secrecy::ExposeSecret;
+        let k = SecretString::from("-----BEGIN OPENSSH PRIVATE KEY-----secret".to_string());
+        assert!(!format!("{k:?}").contains("secret"), "{k:?}");
+        assert!(k.expose_secret().contains("secret"));
     }
 
     #[test]

@@ -2,14 +2,19 @@
 //! region, refusing keys that are missing, disabled or pending deletion — before any copy starts.
 
 use crate::client::Clients;
+use crate::error::{Error, ErrorKind, Result};
+
+const OP: &str = "DescribeKey";
 
 /// Resolves `key` in `region` to its key ARN.
-pub async fn resolve(clients: &Clients, region: &str, key: &str) -> Result<String, String> {
-    if let Some(r) = crate::sharing::kms_arn_region(key)
+pub async fn resolve(clients: &Clients, region: &str, key: &str) -> Result<String> {
+    if let Some(r) = amiforge_model::sharing::kms_arn_region(key)
         && r != region
     {
-        return Err(format!(
-            "the key is in {r}, not {region} (KMS keys are regional)"
+        return Err(Error::new(
+            OP,
+            ErrorKind::InvalidInput,
+            format!("the key is in {r}, not {region} (KMS keys are regional)"),
         ));
     }
     let out = clients
@@ -18,26 +23,24 @@ pub async fn resolve(clients: &Clients, region: &str, key: &str) -> Result<Strin
         .key_id(key)
         .send()
         .await
-        .map_err(|e| {
-            use aws_sdk_kms::error::ProvideErrorMetadata;
-            match (e.code(), e.message()) {
-                (Some(c), Some(m)) => format!("{c}: {m}"),
-                (Some(c), None) => c.to_string(),
-                _ => aws_sdk_kms::error::DisplayErrorContext(&e).to_string(),
-            }
-        })?;
+        .map_err(|e| Error::sdk(OP, &e))?;
     let meta = out
         .key_metadata()
-        .ok_or("DescribeKey returned no key metadata")?;
+        .ok_or_else(|| Error::bad_answer(OP, "key metadata"))?;
+    let unusable = |why: String| Error::new(OP, ErrorKind::Unusable, why);
     if !meta.enabled() {
-        return Err(format!("key {} is disabled", meta.key_id()));
+        return Err(unusable(format!("key {} is disabled", meta.key_id())));
     }
     if let Some(state) = meta.key_state()
         && state.as_str() != "Enabled"
     {
-        return Err(format!("key {} is {}", meta.key_id(), state.as_str()));
+        return Err(unusable(format!(
+            "key {} is {}",
+            meta.key_id(),
+            state.as_str()
+        )));
     }
     meta.arn()
         .map(str::to_string)
-        .ok_or_else(|| "DescribeKey returned no ARN".to_string())
+        .ok_or_else(|| Error::bad_answer(OP, "key ARN"))
 }

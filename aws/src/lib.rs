@@ -1,24 +1,24 @@
 //! `amiforge-aws`: everything amiforge says to AWS, in one crate so the rest of the workspace
-//! builds without the AWS SDK (the SDK costs minutes per cold build).
+//! builds without the AWS SDK (the SDK costs minutes per cold build). The pure rules (manifest,
+//! tags, sharing, strategies, artifact ids) live in `amiforge-model`.
 //!
-//! Pure logic (no SDK): [`artifact`] (Packer's `region:ami` ids), [`sharing`] (account/org/OU/KMS
-//! reference formats), [`tags`] (provenance and limits), [`cost`], [`duration`], [`manifest`], [`lifecycle`]
-//! (strategies and shelf lives).
-//! SDK side: [`client`] (per-region clients, endpoint override, adaptive retry), [`images`]
-//! (copy, wait, tag, share, deprecate, deregister with snapshots), [`instances`] (test launches,
-//! status checks, key pairs, security groups, finding by tag), [`kms`], [`ssm`], [`commands`]
-//! (SSM Run Command: a shell script on an instance, output cut detection).
+//! | module | owns |
+//! |---|---|
+//! | [`client`] | per-region EC2/KMS/SSM clients (cached), endpoint override, adaptive retry, one rustls HTTPS client |
+//! | [`error`] | [`Error`]: operation, AWS code and message, and an [`ErrorKind`] derived from the code |
+//! | [`images`] | copy, wait with progress, tag, share, deprecate, deregister with snapshots, family listing |
+//! | [`instances`] | test launches, status checks, key pairs, security groups, finding by tag |
+//! | [`kms`] | key references resolved to enabled keys' ARNs per region |
+//! | [`ssm`] | `aws:ec2:image` parameters |
+//! | [`commands`] | SSM Run Command: a shell script on an instance, output cut detection |
 
-pub mod artifact;
 pub mod client;
 pub mod commands;
-pub mod cost;
-pub mod duration;
+pub mod error;
 pub mod images;
 pub mod instances;
 pub mod kms;
-pub mod lifecycle;
-pub mod manifest;
-pub mod sharing;
 pub mod ssm;
-pub mod tags;
+
+pub use client::Clients;
+pub use error::{Error, ErrorKind};

@@ -5,6 +5,7 @@
 use aws_sdk_ssm::types::ParameterType;
 
 use crate::client::Clients;
+use crate::error::{Error, Result};
 
 /// Points parameter `name` in `region` at `ami` (creating or overwriting it).
 pub async fn put_image_parameter(
@@ -12,7 +13,7 @@ pub async fn put_image_parameter(
     region: &str,
     name: &str,
     ami: &str,
-) -> Result<i64, String> {
+) -> Result<i64> {
     let out = clients
         .ssm(region)
         .put_parameter()
@@ -24,36 +25,17 @@ pub async fn put_image_parameter(
         .description("AMI published by amiforge")
         .send()
         .await
-        .map_err(|e| {
-            use aws_sdk_ssm::error::ProvideErrorMetadata;
-            format!(
-                "PutParameter {name} in {region}: {}",
-                e.message()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| aws_sdk_ssm::error::DisplayErrorContext(&e).to_string())
-            )
-        })?;
+        .map_err(|e| Error::sdk(&format!("PutParameter {name} in {region}"), &e))?;
     Ok(out.version())
 }
 
 /// The AMI parameter `name` points at in `region`, if it exists.
-pub async fn get_parameter(
-    clients: &Clients,
-    region: &str,
-    name: &str,
-) -> Result<Option<String>, String> {
+pub async fn get_parameter(clients: &Clients, region: &str, name: &str) -> Result<Option<String>> {
     match clients.ssm(region).get_parameter().name(name).send().await {
         Ok(out) => Ok(out.parameter().and_then(|p| p.value()).map(str::to_string)),
-        Err(e) => {
-            use aws_sdk_ssm::error::ProvideErrorMetadata;
-            if e.code() == Some("ParameterNotFound") {
-                Ok(None)
-            } else {
-                Err(format!(
-                    "GetParameter {name} in {region}: {}",
-                    aws_sdk_ssm::error::DisplayErrorContext(&e)
-                ))
-            }
-        }
+        Err(e) => match Error::sdk(&format!("GetParameter {name} in {region}"), &e) {
+            e if e.is_not_found() => Ok(None),
+            e => Err(e),
+        },
     }
 }

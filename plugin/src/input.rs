@@ -36,13 +36,13 @@ pub async fn read(
     takes: &str,
 ) -> anyhow::Result<Input> {
     let builder = ctx.input.builder_id().await?;
-    if !amiforge_aws::artifact::AMI_BUILDERS.contains(&builder.as_str())
+    if !amiforge_model::artifact::AMI_BUILDERS.contains(&builder.as_str())
         && !also.contains(&builder.as_str())
     {
         anyhow::bail!("{component} takes {takes}; got an artifact from {builder:?}");
     }
     let id = ctx.input.id().await?;
-    let amis = amiforge_aws::artifact::parse_id(&id)
+    let amis = amiforge_model::artifact::parse_id(&id)
         .map_err(|e| anyhow::anyhow!("input artifact id {id:?}: {e}"))?;
     let generated = ctx
         .input

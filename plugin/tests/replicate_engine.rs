@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use amiforge_aws::client::{Clients, load_for_endpoint};
-use amiforge_aws::{images, tags};
+use amiforge_aws::images;
 use amiforge_e2e::emulator::Emulator;
+use amiforge_model::tags;
 use amiforge_plugin::replicate::engine::{self, Event, Input};
 use amiforge_plugin::replicate::{ReplicateConfig, settings};
 use packer_sdk::PackerConfig;

@@ -214,7 +214,7 @@ fn golden_decisions_per_os_build() {
             d.agent.name(),
             scripts::agent_commands(&p).join("; "),
             d.agent.answer_file_path(),
-            &amiforge_profile::sha256_hex(script.as_bytes())[..16]
+            &amiforge_model::sha256_hex(script.as_bytes())[..16]
         );
     }
     golden("decisions.txt", &table);

@@ -85,7 +85,7 @@ pub fn markdown(l: &Loaded) -> String {
          {} controls, sha256 `{}`.\n",
         p.profile.name,
         p.controls.len(),
-        crate::sha256_hex(l.text.as_bytes())
+        amiforge_model::sha256_hex(l.text.as_bytes())
     );
     if !p.parameters.is_empty() {
         s.push_str("## Parameters\n\nSet them with the provisioner's `parameters` map (values are strings).\n\n");

@@ -20,14 +20,3 @@ pub use load::{LoadError, Source, builtin, builtin_names, load};
 pub use model::{Check, Control, Mode, Os, Profile, Severity};
 pub use resolve::{ResolveError, Resolved, resolve};
 pub use results::{ControlResult, Status, Summary};
-
-/// Lower-case hex sha256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    let d = sha2::Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
-    for b in d.iter() {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}

@@ -135,7 +135,7 @@ pub fn build(r: &Resolved, info: RunInfo<'_>, run: &Collected) -> Result<Report,
         },
         mode: r.mode,
         script_sha256: info.script_sha256.to_string(),
-        results_sha256: crate::sha256_hex(run.results_text.as_bytes()),
+        results_sha256: amiforge_model::sha256_hex(run.results_text.as_bytes()),
         sbom: SbomRef {
             format: "CycloneDX 1.5 JSON".into(),
             file: "sbom.cdx.json".into(),

@@ -142,7 +142,7 @@ pub fn resolve(
         name: p.profile.name.clone(),
         version: p.profile.version.clone(),
         os: p.profile.os,
-        profile_sha256: crate::sha256_hex(loaded.text.as_bytes()),
+        profile_sha256: amiforge_model::sha256_hex(loaded.text.as_bytes()),
         mode,
         parameters: values,
         controls,

@@ -164,7 +164,7 @@ fn user_profile_files_load_and_their_bytes_are_digested() {
     let r = resolve(&l, Mode::Enforce, &[], &BTreeMap::new()).unwrap();
     assert_eq!(
         r.profile_sha256,
-        amiforge_profile::sha256_hex(text.as_bytes())
+        amiforge_model::sha256_hex(text.as_bytes())
     );
 }
 

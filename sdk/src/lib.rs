@@ -47,6 +47,9 @@ pub use packer_sdk_derive::HclSpec;
 pub use plugin::Plugin;
 pub use post_processor::{PostProcessContext, PostProcessOutput, PostProcessor};
 pub use provisioner::{ProvisionContext, Provisioner};
+/// serde_json, for code the `HclSpec` derive generates.
+#[doc(hidden)]
+pub use serde_json;
 pub use ui::Ui;
 /// The yamux crate, for code that stands in for Packer in tests.
 pub use yamux;

@@ -200,7 +200,7 @@ impl Sandbox {
                         .unwrap_or_default()
                 } else if m.is_file() {
                     let data = std::fs::read(&path).unwrap_or_default();
-                    amiforge_profile::sha256_hex(&data)
+                    amiforge_model::sha256_hex(&data)
                 } else {
                     String::new()
                 };
@@ -219,6 +219,6 @@ impl Sandbox {
         let root = self.upper();
         let mut lines = Vec::new();
         walk(&root, &root, skip, &mut lines);
-        amiforge_profile::sha256_hex(lines.join("\n").as_bytes())
+        amiforge_model::sha256_hex(lines.join("\n").as_bytes())
     }
 }

@@ -120,13 +120,13 @@ fn enforce_fixes_a_weakened_machine_and_a_second_run_changes_nothing() {
     // digests: results as printed, SBOM bytes, sidecars; the same evidence is on the image
     let report_bytes = std::fs::read(w.path().join("out/report.json")).unwrap();
     let sbom_bytes = std::fs::read(w.path().join("out/report.sbom.cdx.json")).unwrap();
-    assert_eq!(r1.sbom.sha256, amiforge_profile::sha256_hex(&sbom_bytes));
+    assert_eq!(r1.sbom.sha256, amiforge_model::sha256_hex(&sbom_bytes));
     let sidecar = std::fs::read_to_string(w.path().join("out/report.json.sha256")).unwrap();
     assert_eq!(
         sidecar,
         format!(
             "{}  report.json\n",
-            amiforge_profile::sha256_hex(&report_bytes)
+            amiforge_model::sha256_hex(&report_bytes)
         )
     );
     assert_eq!(

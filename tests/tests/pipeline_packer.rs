@@ -11,12 +11,13 @@
 use std::collections::BTreeMap;
 
 use amiforge_aws::client::{Clients, load_for_endpoint};
-use amiforge_aws::manifest::Manifest;
-use amiforge_aws::{images, instances, ssm, tags};
+use amiforge_aws::{images, instances, ssm};
 use amiforge_e2e::emulator::Emulator;
 use amiforge_e2e::packer::{PackerOutput, Workdir};
 use amiforge_e2e::sandbox::Sandbox;
 use amiforge_e2e::{amiforge_bin, validator_bin};
+use amiforge_model::manifest::Manifest;
+use amiforge_model::tags;
 
 const REGIONS: [&str; 3] = ["eu-west-1", "us-west-2", "ap-southeast-2"];
 const ALL: [&str; 4] = ["us-east-1", "eu-west-1", "us-west-2", "ap-southeast-2"];

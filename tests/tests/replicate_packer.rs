@@ -5,12 +5,12 @@
 //! the attribute.
 
 use amiforge_aws::client::{Clients, load_for_endpoint};
-use amiforge_aws::manifest::Manifest;
 use amiforge_aws::{images, ssm};
 use amiforge_e2e::amiforge_bin;
 use amiforge_e2e::emulator::Emulator;
 use amiforge_e2e::packer::{PackerOutput, Workdir};
 use amiforge_e2e::sandbox::Sandbox;
+use amiforge_model::manifest::Manifest;
 
 const REGIONS: [&str; 3] = ["eu-west-1", "us-west-2", "ap-southeast-2"];
 
@@ -101,11 +101,11 @@ build {{
     assert!(m.verify(), "the manifest's own sha256 matches");
     assert_eq!(m.regions.len(), 4);
     assert!(m.regions["us-east-1"].source);
-    assert_eq!(m.strategy, "hybrid");
+    assert_eq!(m.strategy.as_str(), "hybrid");
     // the hardening evidence of this build is recorded with the AMIs
     let report = std::fs::read(w.path().join("out/hardening.json")).unwrap();
     let h = m.hardening.as_ref().expect("hardening recorded");
-    assert_eq!(h.report_sha256, amiforge_profile::sha256_hex(&report));
+    assert_eq!(h.report_sha256, amiforge_model::sha256_hex(&report));
     // Packer's manifest post-processor saw our artifact
     let pm: serde_json::Value =
         serde_json::from_slice(&std::fs::read(w.path().join("out/packer-manifest.json")).unwrap())
@@ -122,7 +122,7 @@ build {{
         assert_eq!(img.state, "available");
         assert_eq!(img.tags.get("team").map(String::as_str), Some("platform"));
         assert_eq!(
-            img.tags.get(amiforge_aws::tags::PROFILE_SHA256),
+            img.tags.get(amiforge_model::tags::PROFILE_SHA256),
             Some(&h.profile_sha256)
         );
         let snaps = images::snapshots(&c, r, &e.snapshots).await.unwrap();

@@ -6,8 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use amiforge_aws::client::Clients;
 use amiforge_aws::images::{self, ImageInfo, SnapshotState};
-use amiforge_aws::lifecycle;
-use amiforge_aws::manifest::Sharing;
+use amiforge_model::manifest::Sharing;
 
 use crate::report::{Check, Status};
 use crate::request::{Policy, Target};
@@ -23,7 +22,10 @@ pub struct Facts {
 
 /// Asks AWS about `t` (DescribeImages, DescribeSnapshots, DescribeImageAttribute).
 pub async fn fetch(clients: &Clients, t: &Target) -> Result<Facts, String> {
-    let Some(image) = images::describe(clients, &t.region, &t.ami).await? else {
+    let Some(image) = images::describe(clients, &t.region, &t.ami)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
         return Ok(Facts {
             image: None,
             snapshots: Vec::new(),
@@ -31,8 +33,12 @@ pub async fn fetch(clients: &Clients, t: &Target) -> Result<Facts, String> {
         });
     };
     let ids: Vec<String> = image.snapshots.iter().map(|s| s.id.clone()).collect();
-    let snapshots = images::snapshots(clients, &t.region, &ids).await?;
-    let sharing = images::launch_permissions(clients, &t.region, &t.ami).await?;
+    let snapshots = images::snapshots(clients, &t.region, &ids)
+        .await
+        .map_err(|e| e.to_string())?;
+    let sharing = images::launch_permissions(clients, &t.region, &t.ami)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(Facts {
         image: Some(image),
         snapshots,
@@ -318,12 +324,10 @@ fn deprecation(t: &Target, policy: &Policy, img: &ImageInfo, now: SystemTime) ->
 
 fn shelf_life(t: &Target, img: &ImageInfo, now: SystemTime) -> Check {
     const N: &str = "ami.shelf-life";
-    let Some(strategy) = &t.expect.strategy else {
+    let Some(strategy) = t.expect.strategy else {
         return skipped(N, "no strategy given (full, hybrid or os-only)");
     };
-    let Some(life) = lifecycle::shelf_life(strategy) else {
-        return Check::new(N, Status::Error, "a known strategy", strategy.as_str());
-    };
+    let life = strategy.shelf_life();
     let Some(created) = parse_time(&img.creation_date) else {
         return Check::new(
             N,
@@ -364,7 +368,7 @@ mod tests {
                 }),
                 tags: tags.clone(),
                 deprecation_time: Some("2027-05-01T00:00:00.000Z".into()),
-                strategy: Some("hybrid".into()),
+                strategy: Some(amiforge_model::Strategy::Hybrid),
                 profile_sha256: None,
                 ..Expect::default()
             },
@@ -486,7 +490,7 @@ mod tests {
             ),
             (
                 "ami.shelf-life",
-                Box::new(|t, _| t.expect.strategy = Some("full".into())),
+                Box::new(|t, _| t.expect.strategy = Some(amiforge_model::Strategy::Full)),
             ),
         ];
         for (name, mutate) in cases {

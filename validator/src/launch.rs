@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use amiforge_aws::client::Clients;
 use amiforge_aws::instances::{self, LaunchRequest, StatusChecks};
-use amiforge_aws::tags;
+use amiforge_model::tags;
 use base64::Engine;
 use tokio_util::sync::CancellationToken;
 
@@ -73,7 +73,8 @@ pub async fn prepare_network(
     .flatten();
     let id =
         instances::create_security_group(clients, region, &name, vpc.as_deref(), ssh_from, tags)
-            .await?;
+            .await
+            .map_err(|e| e.to_string())?;
     ledger.security_group(region, &id);
     Ok(Network {
         subnet,
@@ -89,7 +90,7 @@ async fn subnet_vpc(clients: &Clients, region: &str, subnet: &str) -> Result<Str
         .subnet_ids(subnet)
         .send()
         .await
-        .map_err(|e| amiforge_aws::client::describe("DescribeSubnets", &e))?;
+        .map_err(|e| amiforge_aws::Error::sdk("DescribeSubnets", &e).to_string())?;
     out.subnets()
         .first()
         .and_then(|s| s.vpc_id())
@@ -209,7 +210,7 @@ impl Launch<'_> {
             client_token: format!("{}-{}-{}", self.req.run_id, t.ami, self.instance_type),
         };
         let id = tokio::select! {
-            r = instances::launch(self.clients, &t.region, &r) => r?,
+            r = instances::launch(self.clients, &t.region, &r) => r.map_err(|e| e.to_string())?,
             _ = self.cancel.cancelled() => return Err("interrupted before the launch finished".into()),
         };
         self.ledger.instance(&t.region, &id);
@@ -289,7 +290,7 @@ impl Launch<'_> {
                 Ok(None) => last = "not visible yet".into(),
                 Err(e) => {
                     return (
-                        Check::new(N, Status::Error, "running", last).with_message(e),
+                        Check::new(N, Status::Error, "running", last).with_message(e.to_string()),
                         None,
                     );
                 }
@@ -313,7 +314,10 @@ impl Launch<'_> {
                         .with_message("EC2 reports the instance impaired");
                 }
                 Ok(s) => last = s,
-                Err(e) => return Check::new(N, Status::Error, want, shown(&last)).with_message(e),
+                Err(e) => {
+                    return Check::new(N, Status::Error, want, shown(&last))
+                        .with_message(e.to_string());
+                }
             }
             if let Some(c) = self.pause(N, want, &shown(&last), deadline).await {
                 return c;

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use amiforge_aws::client::Clients;
-use amiforge_aws::instances;
+use amiforge_aws::{ErrorKind, instances};
 
 use crate::events::{Event, Sink};
 use crate::report::Cleanup;
@@ -181,7 +181,7 @@ async fn delete_group(
     id: &str,
     instances_gone: bool,
     poll: Duration,
-) -> Result<(), String> {
+) -> Result<(), amiforge_aws::Error> {
     let deadline = Instant::now()
         + if instances_gone {
             Duration::from_secs(120)
@@ -191,7 +191,7 @@ async fn delete_group(
     loop {
         match instances::delete_security_group(clients, region, id).await {
             Ok(()) => return Ok(()),
-            Err(e) if e.contains("DependencyViolation") && Instant::now() < deadline => {
+            Err(e) if e.is(ErrorKind::DependencyViolation) && Instant::now() < deadline => {
                 tokio::time::sleep(poll).await;
             }
             Err(e) => return Err(e),

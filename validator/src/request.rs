@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use amiforge_aws::manifest::{Manifest, Sharing};
-use amiforge_aws::{artifact, lifecycle};
+use amiforge_model::manifest::{Manifest, Sharing};
+use amiforge_model::{Strategy, artifact};
 use serde::{Deserialize, Serialize};
 
 /// One AMI to validate.
@@ -32,7 +32,7 @@ pub struct Expect {
     /// The deprecation time it must have (RFC 3339), when known.
     pub deprecation_time: Option<String>,
     /// Its strategy (full | hybrid | os-only): sets the shelf life.
-    pub strategy: Option<String>,
+    pub strategy: Option<Strategy>,
     /// sha256 of the hardening profile it was built with (in-guest evidence must match).
     pub profile_sha256: Option<String>,
     /// sha256 of the hardening report the build wrote (the on-image evidence must be those bytes).
@@ -424,7 +424,7 @@ impl Request {
                     sharing: Some(m.sharing.clone()),
                     tags: r.tags.clone(),
                     deprecation_time: r.deprecation_time.clone(),
-                    strategy: Some(m.strategy.clone()),
+                    strategy: Some(m.strategy),
                     profile_sha256: m.hardening.as_ref().map(|h| h.profile_sha256.clone()),
                     report_sha256: m.hardening.as_ref().map(|h| h.report_sha256.clone()),
                     profile: m.hardening.as_ref().map(|h| h.profile.clone()),
@@ -470,14 +470,6 @@ impl Request {
                 errs.push(format!(
                     "targets[{i}]: {} in {} is listed twice",
                     t.ami, t.region
-                ));
-            }
-            if let Some(s) = &t.expect.strategy
-                && lifecycle::shelf_life(s).is_none()
-            {
-                errs.push(format!(
-                    "targets[{i}].expect.strategy: {s:?}: use {}",
-                    lifecycle::STRATEGIES.join(", ")
                 ));
             }
         }
@@ -596,7 +588,7 @@ mod humantime_serde_compat {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
-        amiforge_aws::duration::parse(&s).map_err(serde::de::Error::custom)
+        amiforge_model::duration::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 

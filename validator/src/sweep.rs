@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use amiforge_aws::client::Clients;
-use amiforge_aws::{instances, tags};
+use amiforge_aws::instances;
+use amiforge_model::tags;
 
 use crate::events::Sink;
 use crate::ledger::{self, Created};
@@ -61,7 +62,7 @@ pub async fn sweep(
     });
     let mut found = BTreeMap::new();
     for res in futures::future::join_all(finds).await {
-        let (region, t) = res?;
+        let (region, t) = res.map_err(|e| e.to_string())?;
         let c = Created {
             instances: t
                 .instances

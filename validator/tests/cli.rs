@@ -9,8 +9,9 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use amiforge_aws::{instances, tags};
+use amiforge_aws::instances;
 use amiforge_e2e::emulator::Emulator;
+use amiforge_model::tags;
 use support::{assert_nothing_left, clients, release};
 
 fn bin(emu: &Emulator) -> Command {
@@ -35,7 +36,7 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn write_manifest(dir: &Path, m: &amiforge_aws::manifest::Manifest) -> String {
+fn write_manifest(dir: &Path, m: &amiforge_model::manifest::Manifest) -> String {
     let p = dir.join("manifest.json");
     std::fs::write(&p, serde_json::to_vec_pretty(m).unwrap()).unwrap();
     p.display().to_string()

@@ -15,8 +15,8 @@ use support::{HOME, clients};
 
 use amiforge_aws::client::{Clients, load_for_endpoint};
 use amiforge_aws::instances::{self, LaunchRequest};
-use amiforge_aws::tags;
 use amiforge_e2e::emulator::{BASE_AMI, Emulator};
+use amiforge_model::tags;
 use amiforge_validator::api::client::connect;
 use amiforge_validator::api::pb;
 use amiforge_validator::api::pb::validate_event::Event as E;

@@ -50,7 +50,7 @@ fn fake_cloud_init(sbx: &Sandbox, status: &str, rc: i32) {
 const CLOUD_INIT_DONE: &str =
     "status: done\nextended_status: done\ndetail:\nDataSourceEc2Local\nerrors: []\n";
 
-fn request(m: &amiforge_aws::manifest::Manifest, guest: Guest) -> Request {
+fn request(m: &amiforge_model::manifest::Manifest, guest: Guest) -> Request {
     Request {
         targets: Request::targets_from_manifest(m),
         policy: Policy::default(),

@@ -86,7 +86,7 @@ fn binary(args: &[&str]) -> (i32, String) {
 async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
     let sbx = Sandbox::start();
     let (report, bytes) = common::harden(&sbx);
-    let sha = amiforge_profile::sha256_hex(&bytes);
+    let sha = amiforge_model::sha256_hex(&bytes);
     let profile_sha = report.profile.sha256.clone();
 
     // 1. as built: evidence byte-exact, every control that held still holds, user checks pass
@@ -208,7 +208,7 @@ async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
     );
     assert_eq!(
         ev.found,
-        format!("sha256 {}", amiforge_profile::sha256_hex(&edited))
+        format!("sha256 {}", amiforge_model::sha256_hex(&edited))
     );
 
     // 5. the evidence gone

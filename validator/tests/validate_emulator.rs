@@ -8,8 +8,8 @@ mod support;
 use std::time::Duration;
 
 use amiforge_aws::client::Clients;
-use amiforge_aws::manifest::Manifest;
 use amiforge_e2e::emulator::{BASE_AMI, Emulator};
+use amiforge_model::manifest::Manifest;
 use amiforge_validator::events::Sink;
 use amiforge_validator::report::{Report, Status, Verdict};
 use amiforge_validator::request::{Launch, Policy, Request};

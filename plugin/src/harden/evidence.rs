@@ -77,14 +77,10 @@ pub fn write_host_files(
     }
     let bytes = report_bytes(report)?;
     let sbom_file = sbom_path(report_path);
-    let report_sha256 = amiforge_profile::sha256_hex(&bytes);
+    let report_sha256 = amiforge_model::sha256_hex(&bytes);
     for (path, data, sum) in [
         (report_path, bytes.as_slice(), report_sha256.clone()),
-        (
-            sbom_file.as_path(),
-            sbom,
-            amiforge_profile::sha256_hex(sbom),
-        ),
+        (sbom_file.as_path(), sbom, amiforge_model::sha256_hex(sbom)),
     ] {
         std::fs::write(path, data)
             .with_context(|| format!("report_path: writing {}", path.display()))?;
@@ -105,7 +101,7 @@ pub fn write_host_files(
 
 /// A stable RFC 4122-shaped serial number for the SBOM, derived from its content.
 pub fn serial(results_text: &str, timestamp: &str) -> String {
-    let h = amiforge_profile::sha256_hex(format!("{timestamp}\n{results_text}").as_bytes());
+    let h = amiforge_model::sha256_hex(format!("{timestamp}\n{results_text}").as_bytes());
     format!(
         "{}-{}-4{}-a{}-{}",
         &h[0..8],

@@ -260,7 +260,7 @@ impl Harden {
             amiforge_profile::Source::Builtin(_) => "built-in".to_string(),
             amiforge_profile::Source::File(p) => p.display().to_string(),
         };
-        let sbom_sha256 = amiforge_profile::sha256_hex(&sbom);
+        let sbom_sha256 = amiforge_model::sha256_hex(&sbom);
         let info = report::RunInfo {
             source: &source,
             excluded: &self.p.exclude,

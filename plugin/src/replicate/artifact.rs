@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use amiforge_aws::client::Clients;
-use amiforge_aws::manifest::Manifest;
+use amiforge_model::manifest::Manifest;
 use packer_sdk::Artifact;
 use serde_json::Value as Json;
 

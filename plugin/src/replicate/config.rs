@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use amiforge_aws::manifest::Sharing;
-use amiforge_aws::{artifact, duration, lifecycle, sharing, tags};
+use amiforge_model::manifest::Sharing;
+use amiforge_model::{Strategy, artifact, duration, sharing, tags};
 use packer_sdk::{ConfigErrors, HclSpec, PackerConfig};
 use serde::Deserialize;
 
@@ -74,7 +74,7 @@ pub struct Settings {
     pub kms: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
     pub sharing: Sharing,
-    pub strategy: String,
+    pub strategy: Strategy,
     pub deprecate_after: Option<Duration>,
     pub keep_releases: Option<u32>,
     pub dry_run: bool,
@@ -155,16 +155,16 @@ pub fn validate(c: ReplicateConfig, packer: &PackerConfig) -> Result<Settings, C
         );
     }
     for e in tags::check(&c.tags) {
-        let (f, m) = e.split_once(": ").unwrap_or(("tags", &e));
-        errs.push(f, m.to_string());
+        errs.push(&e.field("tags"), e.message);
     }
-    let strategy = c.strategy.clone().unwrap_or_else(|| "full".into());
-    if lifecycle::shelf_life(&strategy).is_none() {
-        errs.push(
-            "strategy",
-            format!("{strategy:?}: use full, hybrid or os-only"),
-        );
-    }
+    let strategy = match c.strategy.as_deref().map(str::parse::<Strategy>) {
+        None => Strategy::default(),
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            errs.push("strategy", e.to_string());
+            Strategy::default()
+        }
+    };
     let deprecate_after = match c.deprecate_after.as_deref() {
         Some("never") => None,
         Some(s) => match duration::parse(s) {
@@ -174,11 +174,11 @@ pub fn validate(c: ReplicateConfig, packer: &PackerConfig) -> Result<Settings, C
                 None
             }
             Err(e) => {
-                errs.push("deprecate_after", e);
+                errs.push("deprecate_after", e.to_string());
                 None
             }
         },
-        None => lifecycle::shelf_life(&strategy),
+        None => Some(strategy.shelf_life()),
     };
     if c.keep_releases == Some(0) {
         errs.push(
@@ -194,7 +194,7 @@ pub fn validate(c: ReplicateConfig, packer: &PackerConfig) -> Result<Settings, C
             Duration::from_secs(1)
         }
         Some(Err(e)) => {
-            errs.push("timeout", e);
+            errs.push("timeout", e.to_string());
             Duration::from_secs(1)
         }
     };
@@ -202,10 +202,12 @@ pub fn validate(c: ReplicateConfig, packer: &PackerConfig) -> Result<Settings, C
     if !(1..=100).contains(&max_parallel) {
         errs.push("max_parallel", "between 1 and 100");
     }
-    if let Some(p) = &c.ssm_parameter
-        && (!p.starts_with('/') || p.len() > 1011 || p.contains(' '))
+    if let Some(Err(e)) = c
+        .ssm_parameter
+        .as_deref()
+        .map(amiforge_model::ssm::check_parameter_name)
     {
-        errs.push("ssm_parameter", "a parameter name like /images/web/latest");
+        errs.push("ssm_parameter", e);
     }
     // the report is usually written during this very build (by amiforge-harden), so it is
     // read when the post-processor runs, not when the template is validated

@@ -10,8 +10,9 @@ use std::time::SystemTime;
 
 use amiforge_aws::client::Clients;
 use amiforge_aws::images::{self, CopyRequest, ImageInfo};
-use amiforge_aws::manifest::{Hardening, Manifest, RegionImage, Retired, SourceImage};
-use amiforge_aws::{cost, kms, ssm, tags};
+use amiforge_aws::{kms, ssm};
+use amiforge_model::manifest::{Hardening, Manifest, RegionImage, Retired, SourceImage};
+use amiforge_model::{cost, tags};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -109,7 +110,7 @@ async fn preflight(
             None
         }
         Err(e) => {
-            errs.push(e);
+            errs.push(e.to_string());
             None
         }
     };
@@ -156,7 +157,7 @@ async fn preflight(
 
 /// Client token for one region's copy: stable across retries of this run, unique per run.
 pub fn client_token(run_id: &str, source_ami: &str, region: &str) -> String {
-    amiforge_profile::sha256_hex(format!("{run_id}/{source_ami}/{region}").as_bytes())[..48]
+    amiforge_model::sha256_hex(format!("{run_id}/{source_ami}/{region}").as_bytes())[..48]
         .to_string()
 }
 
@@ -226,7 +227,7 @@ pub async fn run(
     let copy_tags = tags::for_copy(&source.tags, &s.tags, &provenance);
     let deprecate_at = s.deprecate_after.map(|d| SystemTime::now() + d);
     let mut manifest = Manifest {
-        schema: amiforge_aws::manifest::SCHEMA.to_string(),
+        schema: amiforge_model::manifest::SCHEMA.to_string(),
         sha256: String::new(),
         generated_at: built_at.clone(),
         build: input.build.clone(),
@@ -237,7 +238,7 @@ pub async fn run(
             snapshots: source.snapshots.iter().map(|x| x.id.clone()).collect(),
         },
         family: s.family.clone(),
-        strategy: s.strategy.clone(),
+        strategy: s.strategy,
         regions: BTreeMap::new(),
         failures: BTreeMap::new(),
         sharing: s.sharing.clone(),
@@ -310,7 +311,9 @@ pub async fn run(
                 kms_key: key.as_deref(),
                 client_token: &token,
             };
-            let ami = images::copy(&clients, &r, &req).await?;
+            let ami = images::copy(&clients, &r, &req)
+                .await
+                .map_err(|e| e.to_string())?;
             lock(&created).push(Created {
                 region: r.clone(),
                 ami: ami.clone(),
@@ -327,7 +330,7 @@ pub async fn run(
                 }
             });
             let (img, details) = tokio::select! {
-                r = wait => r?,
+                r = wait => r.map_err(|e| e.to_string())?,
                 _ = cancel.cancelled() => return Err("cancelled while copying".to_string()),
             };
             let snaps: Vec<String> = img.snapshots.iter().map(|x| x.id.clone()).collect();
@@ -336,7 +339,9 @@ pub async fn run(
             }
             // the key actually used, as the snapshots report it (DescribeImages may not say)
             let used_key = details.into_iter().find_map(|x| x.kms_key).or(key);
-            finish_region(&clients, &s, &r, &img, &copy_tags, deprecate_at).await?;
+            finish_region(&clients, &s, &r, &img, &copy_tags, deprecate_at)
+                .await
+                .map_err(|e| e.to_string())?;
             msg(
                 &ev,
                 format!(
@@ -376,7 +381,9 @@ pub async fn run(
             );
         }
         Err(e) => {
-            manifest.failures.insert(input.source_region.clone(), e);
+            manifest
+                .failures
+                .insert(input.source_region.clone(), e.to_string());
         }
     }
     for (r, t) in targets.iter().zip(tasks) {
@@ -431,7 +438,7 @@ pub async fn run(
             match ssm::put_image_parameter(&clients, r, p, &img.ami).await {
                 Ok(v) => msg(ev, format!("{r}: {p} -> {} (version {v})", img.ami)),
                 Err(e) => {
-                    let _ = ev.send(Event::Error(e));
+                    let _ = ev.send(Event::Error(e.to_string()));
                 }
             }
         }
@@ -454,7 +461,7 @@ async fn finish_region(
     img: &ImageInfo,
     t: &BTreeMap<String, String>,
     deprecate_at: Option<SystemTime>,
-) -> Result<(), String> {
+) -> Result<(), amiforge_aws::Error> {
     let snaps: Vec<String> = img.snapshots.iter().map(|x| x.id.clone()).collect();
     let mut resources = vec![img.id.clone()];
     resources.extend(snaps.iter().cloned());

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use amiforge_aws::client::Clients;
-use amiforge_aws::manifest::Hardening;
+use amiforge_model::manifest::Hardening;
 use anyhow::Context;
 use packer_sdk::{
     ConfigErrors, PackerConfig, PostProcessContext, PostProcessOutput, PostProcessor, async_trait,
@@ -170,7 +170,7 @@ fn write_manifest(path: &std::path::Path, bytes: &[u8], sha: &str) -> anyhow::Re
     let sidecar = format!("{}.sha256", path.display());
     std::fs::write(
         &sidecar,
-        format!("{}  {name}\n", amiforge_profile::sha256_hex(bytes)),
+        format!("{}  {name}\n", amiforge_model::sha256_hex(bytes)),
     )
     .with_context(|| format!("manifest_path: writing {sidecar}"))?;
     let _ = sha;
@@ -193,7 +193,7 @@ fn read_hardening(path: &std::path::Path) -> anyhow::Result<Hardening> {
             )
         })?;
     Ok(Hardening {
-        report_sha256: amiforge_profile::sha256_hex(&bytes),
+        report_sha256: amiforge_model::sha256_hex(&bytes),
         profile: format!("{} {}", r.profile.name, r.profile.version),
         profile_sha256: r.profile.sha256,
         results_sha256: r.results_sha256,

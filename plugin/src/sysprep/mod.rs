@@ -61,7 +61,7 @@ pub fn command(path: &str) -> String {
 pub fn script_path(folder: &str, kind: &str, text: &str) -> String {
     format!(
         "{folder}/amiforge-sysprep-{kind}-{}.ps1",
-        &amiforge_profile::sha256_hex(text.as_bytes())[..16]
+        &amiforge_model::sha256_hex(text.as_bytes())[..16]
     )
 }
 

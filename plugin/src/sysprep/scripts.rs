@@ -100,7 +100,7 @@ impl Scrub {
         let form = |label, text: &str| Form {
             label,
             len: text.encode_utf16().count(),
-            sha256: amiforge_profile::sha256_hex(format!("{salt}{text}").as_bytes()),
+            sha256: amiforge_model::sha256_hex(format!("{salt}{text}").as_bytes()),
         };
         Scrub {
             salt: salt.to_string(),
@@ -488,7 +488,7 @@ mod tests {
         assert_ne!(a.forms[0].sha256, b.forms[0].sha256, "salted");
         assert_eq!(
             a.forms[0].sha256,
-            amiforge_profile::sha256_hex("00ffPa55-wörd'x".as_bytes())
+            amiforge_model::sha256_hex("00ffPa55-wörd'x".as_bytes())
         );
         let plan = RunPlan {
             agent: Agent::Ec2LaunchV2,

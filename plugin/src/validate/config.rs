@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use amiforge_aws::{duration, tags};
+use amiforge_model::{duration, tags};
 use amiforge_validator::request::{Guest, Launch, Policy, Request, Target, Transport, UserCheck};
 use packer_sdk::{ConfigErrors, HclSpec, PackerConfig};
 use serde::Deserialize;
@@ -137,7 +137,7 @@ fn duration_field(
             default
         }
         Some(Err(e)) => {
-            errs.push(field, e);
+            errs.push(field, e.to_string());
             default
         }
     }
@@ -203,7 +203,7 @@ pub fn validate(mut c: ValidateConfig, packer: &PackerConfig) -> Result<Settings
     }
     let region_map = |errs: &mut ConfigErrors, field: &str, m: &BTreeMap<String, String>| {
         for r in m.keys() {
-            if !amiforge_aws::artifact::is_region(r) {
+            if !amiforge_model::artifact::is_region(r) {
                 errs.push(
                     &format!("{field}[\"{r}\"]"),
                     "the key must be a region name like eu-west-1",
@@ -219,8 +219,7 @@ pub fn validate(mut c: ValidateConfig, packer: &PackerConfig) -> Result<Settings
         security_groups.insert(r.clone(), ids);
     }
     for e in tags::check(&c.validated_tags) {
-        let (_, m) = e.split_once(": ").unwrap_or(("", &e));
-        errs.push("validated_tags", m.to_string());
+        errs.push(&e.field("validated_tags"), e.message);
     }
     let transport = match c.transport.as_deref() {
         None | Some("ssm") => Transport::Ssm,
@@ -274,13 +273,12 @@ pub fn validate(mut c: ValidateConfig, packer: &PackerConfig) -> Result<Settings
             "in-guest checks need test instances: set launch = true and transport = ssm or ssh",
         );
     }
-    if let Some(p) = &c.approved_parameter
-        && (!p.starts_with('/') || p.len() > 1011 || p.contains(' '))
+    if let Some(Err(e)) = c
+        .approved_parameter
+        .as_deref()
+        .map(amiforge_model::ssm::check_parameter_name)
     {
-        errs.push(
-            "approved_parameter",
-            "a parameter name like /images/web/approved",
-        );
+        errs.push("approved_parameter", e);
     }
     let keep_failed = match c.on_failure.as_deref() {
         None | Some("delete") => false,

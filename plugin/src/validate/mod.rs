@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use amiforge_aws::client::Clients;
-use amiforge_aws::manifest::Manifest;
+use amiforge_model::manifest::Manifest;
 use amiforge_validator::api::pb;
 use amiforge_validator::report::{Report, Verdict};
 use amiforge_validator::request::{Request, Target};

@@ -28,7 +28,7 @@ pub struct Image {
 /// else from `region:ami` pairs (snapshots looked up).
 pub async fn images(
     clients: &Clients,
-    manifest: Option<&amiforge_aws::manifest::Manifest>,
+    manifest: Option<&amiforge_model::manifest::Manifest>,
     amis: &BTreeMap<String, String>,
 ) -> Vec<Image> {
     let mut out = Vec::new();
@@ -73,7 +73,7 @@ pub async fn promote(
                 "{}: {} tagged {VALIDATION}=passed",
                 i.region, i.ami
             )),
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(e.to_string()),
         }
     }
     if !errors.is_empty() {
@@ -83,7 +83,7 @@ pub async fn promote(
         for i in images {
             match amiforge_aws::ssm::put_image_parameter(clients, &i.region, p, &i.ami).await {
                 Ok(v) => lines.push(format!("{}: {p} -> {} (version {v})", i.region, i.ami)),
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(e.to_string()),
             }
         }
     }

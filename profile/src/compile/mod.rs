@@ -42,7 +42,7 @@ pub fn compile(r: &Resolved) -> Script {
         Os::Linux => (Language::Sh, sh::compile(r)),
         Os::Windows => (Language::PowerShell, ps::compile(r)),
     };
-    let sha256 = crate::sha256_hex(text.as_bytes());
+    let sha256 = amiforge_model::sha256_hex(text.as_bytes());
     Script {
         language,
         text,

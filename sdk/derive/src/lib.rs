@@ -5,8 +5,11 @@
 //! `packer_sdk::spec::HclValue`); `#[hcl(block)]` makes a nested block instead (`Option<T>` a
 //! single optional block, `Vec<T>` a repeated one, plain `T` a required one). A field is required
 //! unless it is an `Option` or has `#[serde(default)]` (on the field or the struct). The HCL name
-//! honours `#[serde(rename = "…")]`; `#[serde(skip)]` fields are left out. Doc comments become the
-//! field documentation.
+//! honours `#[serde(rename = "…")]`; `#[serde(skip)]` and `#[hcl(skip)]` fields are left out (the
+//! latter for fields serde still reads elsewhere, e.g. from JSON). `#[serde(flatten)]` on a field
+//! whose type is itself `HclSpec` puts that type's attributes beside the struct's own, so one
+//! settings struct can be shared by several components. Doc comments become the field
+//! documentation.
 
 use proc_macro::TokenStream;
 use quote::quote;
@@ -63,19 +66,29 @@ fn serde_attrs(attrs: &[syn::Attribute]) -> syn::Result<SerdeAttrs> {
     Ok(out)
 }
 
-fn is_block(attrs: &[syn::Attribute]) -> syn::Result<bool> {
-    let mut block = false;
+/// The `#[hcl(...)]` attributes of a field.
+#[derive(Default)]
+struct HclAttrs {
+    block: bool,
+    skip: bool,
+}
+
+fn hcl_attrs(attrs: &[syn::Attribute]) -> syn::Result<HclAttrs> {
+    let mut out = HclAttrs::default();
     for a in attrs.iter().filter(|a| a.path().is_ident("hcl")) {
         a.parse_nested_meta(|m| {
             if m.path.is_ident("block") {
-                block = true;
+                out.block = true;
+                Ok(())
+            } else if m.path.is_ident("skip") {
+                out.skip = true;
                 Ok(())
             } else {
-                Err(m.error("unknown hcl attribute; expected `block`"))
+                Err(m.error("unknown hcl attribute; expected `block` or `skip`"))
             }
         })?;
     }
-    Ok(block)
+    Ok(out)
 }
 
 fn docs(attrs: &[syn::Attribute]) -> String {
@@ -128,16 +141,33 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     }
     let mut inserts = Vec::new();
     let mut doc_entries = Vec::new();
+    let mut locators = Vec::new();
     for f in &fields.named {
         let sa = serde_attrs(&f.attrs)?;
-        if sa.skip {
+        let ha = hcl_attrs(&f.attrs)?;
+        if sa.skip || ha.skip {
             continue;
         }
         if sa.flatten {
-            return Err(syn::Error::new(
-                f.span(),
-                "HclSpec does not support #[serde(flatten)]",
-            ));
+            if ha.block {
+                return Err(syn::Error::new(
+                    f.span(),
+                    "HclSpec: a flattened field cannot also be a block",
+                ));
+            }
+            let ty = &f.ty;
+            inserts.push(quote! {
+                for (_, entry) in <#ty as ::packer_sdk::spec::HclSpec>::object_spec().0 {
+                    spec.insert(entry);
+                }
+            });
+            doc_entries.push(quote! { <#ty as ::packer_sdk::spec::HclSpec>::field_docs() });
+            locators.push(quote! {
+                if let Some(e) = ::packer_sdk::config::locate_in::<#ty>(map) {
+                    return Some(e);
+                }
+            });
+            continue;
         }
         let ident = f
             .ident
@@ -149,7 +179,7 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
             .unwrap_or_else(|| ident.to_string().trim_start_matches("r#").to_string());
         let has_default = sa.default || container.default;
         let ty = &f.ty;
-        let (spec, nested) = if is_block(&f.attrs)? {
+        let (spec, nested) = if ha.block {
             match outer_ident(ty).as_deref() {
                 Some("Vec") | Some("Option") => (
                     quote! { ::packer_sdk::spec::block::<#ty>(#hcl_name, #has_default) },
@@ -169,7 +199,7 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
         inserts.push(quote! { spec.insert(#spec); });
         let doc = docs(&f.attrs);
         doc_entries.push(quote! {
-            ::packer_sdk::spec::FieldDoc { name: #hcl_name, doc: #doc, nested: #nested }
+            ::std::vec![::packer_sdk::spec::FieldDoc { name: #hcl_name, doc: #doc, nested: #nested }]
         });
     }
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
@@ -181,7 +211,16 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
                 spec
             }
             fn field_docs() -> ::std::vec::Vec<::packer_sdk::spec::FieldDoc> {
-                ::std::vec![#(#doc_entries),*]
+                let mut docs = ::std::vec::Vec::new();
+                #(docs.extend(#doc_entries);)*
+                docs
+            }
+            fn locate_error(
+                map: &::packer_sdk::serde_json::Map<::std::string::String, ::packer_sdk::serde_json::Value>,
+            ) -> ::std::option::Option<::packer_sdk::config::FieldError> {
+                let _ = map;
+                #(#locators)*
+                ::std::option::Option::None
             }
         }
     })

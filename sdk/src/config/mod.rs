@@ -97,11 +97,46 @@ fn is_placeholder_map(m: &Map<String, Json>) -> bool {
     matches!(m.get("PackerRunUUID"), Some(Json::String(s)) if s.starts_with("Build_PackerRunUUID"))
 }
 
-fn deserialize<T: DeserializeOwned>(v: Json) -> Result<T, ConfigErrors> {
+fn deserialize<T: DeserializeOwned + HclSpec>(v: Json) -> Result<T, ConfigErrors> {
+    let map = match &v {
+        Json::Object(m) => Some(m.clone()),
+        _ => None,
+    };
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
+        if path == "."
+            && let Some(found) = map.as_ref().and_then(T::locate_error)
+        {
+            // serde's flatten hides the path: the flattened part names it
+            return ConfigErrors(vec![found]);
+        }
         let field = if path == "." { String::new() } else { path };
         ConfigErrors::single(&field, e.into_inner().to_string())
+    })
+}
+
+/// The error a flattened part `T` of a configuration has on its own attributes in `map` (used by
+/// `#[derive(HclSpec)]` for `#[serde(flatten)]` fields, whose errors serde reports without a path).
+pub fn locate_in<T: DeserializeOwned + HclSpec>(map: &Map<String, Json>) -> Option<FieldError> {
+    let spec = T::object_spec();
+    let own: Map<String, Json> = map
+        .iter()
+        .filter(|(k, _)| spec.get(k).is_some())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let e = serde_path_to_error::deserialize::<_, T>(Json::Object(own.clone())).err()?;
+    let path = e.path().to_string();
+    if path == "." {
+        return T::locate_error(&own).or_else(|| {
+            Some(FieldError {
+                field: String::new(),
+                message: e.into_inner().to_string(),
+            })
+        });
+    }
+    Some(FieldError {
+        field: path,
+        message: e.into_inner().to_string(),
     })
 }
 

@@ -154,3 +154,53 @@ fn bad_cty_blob_is_an_error_not_a_panic() {
     let e = decode::<Cfg>(&[rmpv::Value::Binary(b"{not json".to_vec())]).unwrap_err();
     assert!(e.to_string().contains("cannot read Packer's HCL value"));
 }
+
+/// Settings shared by several components, flattened into one of them.
+#[derive(Debug, Deserialize, HclSpec, PartialEq)]
+struct Shared {
+    /// How long.
+    #[serde(default, with = "humantime_serde")]
+    timeout: Option<std::time::Duration>,
+    #[serde(default)]
+    retries: u32,
+    /// Read from JSON elsewhere, never from HCL.
+    #[hcl(skip)]
+    #[serde(default)]
+    internal: Option<String>,
+}
+
+#[derive(Debug, Deserialize, HclSpec, PartialEq)]
+struct WithShared {
+    /// Own.
+    name: String,
+    #[serde(flatten)]
+    shared: Shared,
+}
+
+#[test]
+fn flattened_settings_sit_beside_the_own_attributes() {
+    let s = WithShared::object_spec();
+    let names: Vec<&str> = s.0.keys().map(String::as_str).collect();
+    assert_eq!(names, ["name", "retries", "timeout"]);
+    let docs: Vec<&str> = WithShared::field_docs().iter().map(|d| d.name).collect();
+    assert_eq!(docs, ["name", "timeout", "retries"]);
+    let d: Decoded<WithShared> = decode(&[map(&[
+        ("name", "a".into()),
+        ("timeout", "90s".into()),
+        ("retries", "3".into()),
+    ])])
+    .unwrap();
+    assert_eq!(
+        d.config.shared.timeout,
+        Some(std::time::Duration::from_secs(90))
+    );
+    assert_eq!(d.config.shared.retries, 3);
+    // HCL cannot set a skipped field
+    let e = decode::<WithShared>(&[map(&[("name", "a".into()), ("internal", "x".into())])])
+        .unwrap_err();
+    assert_eq!(e.0[0].field, "internal");
+    // a value serde refuses inside the flattened struct is still named by its attribute
+    let e = decode::<WithShared>(&[map(&[("name", "a".into()), ("timeout", "soon".into())])])
+        .unwrap_err();
+    assert_eq!(e.0[0].field, "timeout", "{e}");
+}

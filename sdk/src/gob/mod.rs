@@ -23,8 +23,12 @@ pub mod ids {
     pub const STRING: i64 = 6;
     pub const COMPLEX: i64 = 7;
     pub const INTERFACE: i64 = 8;
-    /// First id available to user types in a stream.
-    pub const FIRST_USER: i64 = 65;
+    /// Go's `firstUserId`: the lowest id a stream may define a type under (decoders accept any
+    /// id from here; Go 1.26's encoder hands out 64 first, Go 1.6-era Packer's 65).
+    pub const FIRST_USER: i64 = 64;
+    /// The first id our encoder assigns: what Packer 1.6.6's Go wrote, so our bytes match its
+    /// recorded goldens.
+    pub const FIRST_ASSIGNED: i64 = 65;
 }
 
 /// Exit status carried by Packer's `CommandFinished` gob message on a `Communicator.Start`
@@ -72,6 +76,24 @@ mod tests {
         b'E', b'x', b'i', b't', b'S', b't', b'a', b't', b'u', b's', 0x01, 0x04, 0x00, 0x00, 0x00,
         0x03, 0xff, 0x82, 0x00,
     ];
+
+    /// `CommandFinished{3}` as Go 1.26's encoder writes it: the first user type is 64 (`0x7f`
+    /// defines it, `0xff 0x80` names it), where Go 1.6-era Packer used 65.
+    const GO126_EXIT3: &[u8] = &[
+        0x2b, 0x7f, 0x03, 0x01, 0x01, 0x0f, b'C', b'o', b'm', b'm', b'a', b'n', b'd', b'F', b'i',
+        b'n', b'i', b's', b'h', b'e', b'd', 0x01, 0xff, 0x80, 0x00, 0x01, 0x01, 0x01, 0x0a, b'E',
+        b'x', b'i', b't', b'S', b't', b'a', b't', b'u', b's', 0x01, 0x04, 0x00, 0x00, 0x00, 0x05,
+        0xff, 0x80, 0x01, 0x06, 0x00,
+    ];
+
+    #[test]
+    fn go_1_26_streams_whose_first_type_is_64_decode() {
+        assert_eq!(decode_command_finished(GO126_EXIT3).unwrap(), 3);
+        // ids below Go's firstUserId stay refused
+        let mut reserved = GO126_EXIT3.to_vec();
+        reserved[1] = 0x7d; // -63
+        assert!(decode_command_finished(&reserved).is_err());
+    }
 
     #[test]
     fn command_finished_zero_and_nonzero() {

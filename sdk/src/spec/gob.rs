@@ -91,7 +91,7 @@ pub fn encode(spec: &ObjectSpec, object_spec_name: &ObjectSpecName) -> Vec<u8> {
     scan(spec, &mut has_attr, &mut has_block, &mut has_list);
 
     let mut w = StreamWriter::new();
-    let mut next = ids::FIRST_USER;
+    let mut next = ids::FIRST_ASSIGNED;
     let mut take = || {
         let id = next;
         next += 1;
@@ -209,7 +209,7 @@ fn spec_iface(spec: &Spec, ids: &SpecIds, osn: &ObjectSpecName) -> Vec<u8> {
 /// `gobType{Version int; Impl typeImpl}`.
 pub fn encode_cty(t: &CtyType) -> Vec<u8> {
     let mut w = StreamWriter::new();
-    let gob_type = ids::FIRST_USER;
+    let gob_type = ids::FIRST_ASSIGNED;
     w.def_struct(
         gob_type,
         "gobType",

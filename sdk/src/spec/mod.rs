@@ -140,9 +140,17 @@ pub trait HclSpec {
     fn field_docs() -> Vec<FieldDoc> {
         Vec::new()
     }
+    /// The first error serde finds in the flattened parts of this struct, with its attribute
+    /// (serde reports errors inside `#[serde(flatten)]` fields without a path). Derived.
+    fn locate_error(
+        _map: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<crate::config::FieldError> {
+        None
+    }
 }
 
-/// A Rust type usable as an HCL attribute value.
+/// A Rust type usable as an HCL attribute value. (`Duration` is written as a string such as `15m`;
+/// the config struct's serde decides how it is parsed, e.g. with `humantime_serde`.)
 pub trait HclValue {
     /// The cty type the attribute is declared with.
     fn cty_type() -> CtyType;
@@ -165,7 +173,7 @@ macro_rules! hcl_value {
         })*
     };
 }
-hcl_value!(CtyType::String => String, PathBuf);
+hcl_value!(CtyType::String => String, PathBuf, std::time::Duration);
 hcl_value!(CtyType::Bool => bool);
 hcl_value!(CtyType::Number => i8, i16, i32, i64, u8, u16, u32, u64, usize, isize, f32, f64);
 

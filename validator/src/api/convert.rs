@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use amiforge_aws::manifest::{Manifest, Sharing};
+use amiforge_model::manifest::{Manifest, Sharing};
 
 use super::pb;
 use crate::events::Event;
@@ -38,7 +38,12 @@ pub fn request(r: pb::ValidateRequest) -> Result<Request, BadInput> {
         .map(Request::targets_from_manifest)
         .unwrap_or_default();
     let from_manifest: Vec<String> = targets.iter().map(|t| t.region.clone()).collect();
-    targets.extend(r.targets.into_iter().map(target));
+    for (i, t) in r.targets.into_iter().enumerate() {
+        match target(t) {
+            Ok(t) => targets.push(t),
+            Err(e) => errs.push(format!("targets[{i}].expect.strategy: {e}")),
+        }
+    }
 
     let d = Policy::default();
     let p = r.policy.unwrap_or_default();
@@ -185,9 +190,10 @@ fn nonzero(n: u32, unit: Duration, default: Duration) -> Duration {
     if n == 0 { default } else { unit * n }
 }
 
-fn target(t: pb::Target) -> Target {
+fn target(t: pb::Target) -> Result<Target, amiforge_model::strategy::UnknownStrategy> {
     let e = t.expect.unwrap_or_default();
-    Target {
+    let strategy = e.strategy.map(|s| s.parse()).transpose()?;
+    Ok(Target {
         region: t.region,
         ami: t.ami,
         expect: Expect {
@@ -200,12 +206,12 @@ fn target(t: pb::Target) -> Target {
             }),
             tags: e.tags.into_iter().collect(),
             deprecation_time: e.deprecation_time,
-            strategy: e.strategy,
+            strategy,
             profile_sha256: e.profile_sha256,
             report_sha256: e.report_sha256,
             profile: e.profile,
         },
-    }
+    })
 }
 
 /// The `ValidateRequest` for a request (explicit targets; durations in whole seconds and
@@ -237,7 +243,7 @@ pub fn to_proto(r: &Request) -> pb::ValidateRequest {
                     }),
                     tags: t.expect.tags.clone().into_iter().collect(),
                     deprecation_time: t.expect.deprecation_time.clone(),
-                    strategy: t.expect.strategy.clone(),
+                    strategy: t.expect.strategy.map(|s| s.to_string()),
                     profile_sha256: t.expect.profile_sha256.clone(),
                     report_sha256: t.expect.report_sha256.clone(),
                     profile: t.expect.profile.clone(),
@@ -433,7 +439,7 @@ mod tests {
             ..Sharing::default()
         });
         r.targets[1].expect.tags = BTreeMap::from([("team".into(), "platform".into())]);
-        r.targets[1].expect.strategy = Some("hybrid".into());
+        r.targets[1].expect.strategy = Some(amiforge_model::Strategy::Hybrid);
         r.policy.require_ena = false;
         r.policy.boot_mode = Some("uefi".into());
         r.policy.required_tags = BTreeMap::from([

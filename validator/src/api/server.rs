@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use amiforge_aws::artifact;
 use amiforge_aws::client::Clients;
+use amiforge_model::artifact;
 use futures::Stream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream, UnixListenerStream};

@@ -121,7 +121,7 @@ pub async fn check<T: Transport>(
         Ok(l) => l,
         Err(e) => return error(expected, e),
     };
-    let here = amiforge_profile::sha256_hex(loaded.text.as_bytes());
+    let here = amiforge_model::sha256_hex(loaded.text.as_bytes());
     if !here.eq_ignore_ascii_case(&report.profile.sha256) {
         return error(
             expected,
@@ -202,7 +202,7 @@ pub async fn check<T: Transport>(
     }
     let found = format!(
         "audit results sha256 {}",
-        amiforge_profile::sha256_hex(run.results_text.as_bytes())
+        amiforge_model::sha256_hex(run.results_text.as_bytes())
     );
     let (held, lost) = regressions(&report, &run.results);
     let expected = format!("{held} control(s) that held at build time hold now");

@@ -31,7 +31,7 @@ pub async fn check<T: Transport>(t: &T, want_sha256: Option<&str>) -> (Check, Op
             None,
         ),
         Ok(Some(bytes)) => {
-            let sha = amiforge_profile::sha256_hex(&bytes);
+            let sha = amiforge_model::sha256_hex(&bytes);
             let found = format!("sha256 {sha}");
             let c = match want_sha256 {
                 Some(w) if !w.eq_ignore_ascii_case(&sha) => {

@@ -25,7 +25,7 @@ pub fn quote(s: &str) -> String {
 
 /// A here-document delimiter that is no line of `payload`.
 fn delimiter(payload: &str) -> String {
-    let h = amiforge_profile::sha256_hex(payload.as_bytes());
+    let h = amiforge_model::sha256_hex(payload.as_bytes());
     let mut d = format!("AMIFORGE_PAYLOAD_{}", &h[..16]);
     while payload.lines().any(|l| l == d) {
         d.push('_');

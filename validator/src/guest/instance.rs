@@ -75,7 +75,8 @@ impl Instance<'_> {
             Some(h) => Address::parse(h).map_err(|e| format!("guest.ssh_host: {e}"))?,
             None if plan.needs_guest() => {
                 let i = instances::describe(self.clients, &self.target.region, self.id)
-                    .await?
+                    .await
+                    .map_err(|e| e.to_string())?
                     .ok_or_else(|| format!("{} is not known to EC2 any more", self.id))?;
                 let ip = i.public_ip.or(i.private_ip).ok_or_else(|| {
                     format!("{} has neither a public nor a private address", self.id)

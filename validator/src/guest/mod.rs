@@ -108,8 +108,8 @@ impl Plan {
             profile_file: g.profile_file.clone(),
             checks: g.checks.clone(),
             user_data: user_data.then_some(req.launch.timeout),
-            no_user_data: match e.strategy.as_deref() {
-                Some(s @ ("hybrid" | "os-only")) if !user_data => Some(format!(
+            no_user_data: match e.strategy {
+                Some(s) if s.configures_at_launch() && !user_data => Some(format!(
                     "a {s} image finishes its configuration at launch, but no user data was given \
                      to exercise it (give the user data deployments pass)"
                 )),
@@ -308,7 +308,7 @@ mod tests {
     #[test]
     fn images_configured_at_launch_check_their_user_data_or_say_why_not() {
         let hybrid = Expect {
-            strategy: Some("hybrid".into()),
+            strategy: Some(amiforge_model::Strategy::Hybrid),
             ..hardened()
         };
         let (r, t) = req(Guest::default(), hybrid.clone());

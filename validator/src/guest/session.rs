@@ -9,7 +9,8 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 
 use amiforge_aws::client::Clients;
-use amiforge_aws::instances::{self, PrivateKey};
+use amiforge_aws::instances;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::ledger::Ledger;
 use crate::request::Request;
@@ -37,7 +38,7 @@ impl Session {
     }
 
     /// Writes `key` to a new 0600 file (named for the region) and returns its path.
-    pub fn store_key(&self, region: &str, key: &PrivateKey) -> Result<PathBuf, String> {
+    pub fn store_key(&self, region: &str, key: &SecretString) -> Result<PathBuf, String> {
         let path = self.dir.path().join(format!("key-{region}"));
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -45,7 +46,7 @@ impl Session {
             .mode(0o600)
             .open(&path)
             .map_err(|e| format!("cannot write the private key for {region}: {e}"))?;
-        let mut pem = key.expose().to_string();
+        let mut pem = key.expose_secret().to_string();
         if !pem.ends_with('\n') {
             pem.push('\n');
         }
@@ -81,7 +82,9 @@ pub async fn region_key(
         });
     }
     let name = format!("amiforge-validator-{}", req.run_id);
-    let key = instances::create_key_pair(clients, region, &name, tags).await?;
+    let key = instances::create_key_pair(clients, region, &name, tags)
+        .await
+        .map_err(|e| e.to_string())?;
     ledger.key_pair(region, &name);
     let file = session.store_key(region, &key)?;
     Ok(RegionKey { name, file })
@@ -94,7 +97,7 @@ mod tests {
     #[test]
     fn keys_are_private_files_that_vanish_with_the_session() {
         let s = Session::new().unwrap();
-        let k = PrivateKey::new("-----BEGIN OPENSSH PRIVATE KEY-----\nabc");
+        let k = SecretString::from("-----BEGIN OPENSSH PRIVATE KEY-----\nabc".to_string());
         let p = s.store_key("eu-west-1", &k).unwrap();
         let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);

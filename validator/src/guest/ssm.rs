@@ -74,7 +74,7 @@ impl Ssm<'_> {
                         self.describe()
                     ));
                 }
-                Err(SendError::Failed(m)) => return Err(m),
+                Err(SendError::Failed(e)) => return Err(e.to_string()),
             }
         }
     }
@@ -86,7 +86,10 @@ impl Transport for Ssm<'_> {
         let give_up = Instant::now() + self.command_timeout + Duration::from_secs(60);
         loop {
             tokio::time::sleep(self.poll).await;
-            match commands::invocation(self.clients, &self.region, &id, &self.instance).await? {
+            match commands::invocation(self.clients, &self.region, &id, &self.instance)
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 Some(i) if i.finished() => return judge(&i, &self.describe()),
                 _ if Instant::now() >= give_up => {
                     return Err(format!(

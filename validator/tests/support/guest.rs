@@ -98,7 +98,7 @@ pub fn harden(sbx: &Sandbox) -> (Report, Vec<u8>) {
         source: "built-in",
         excluded: &[],
         script_sha256: &script.sha256,
-        sbom_sha256: &amiforge_profile::sha256_hex(b"{}"),
+        sbom_sha256: &amiforge_model::sha256_hex(b"{}"),
         build: BTreeMap::new(),
         generated_at: "2026-11-27T00:00:00Z".into(),
     };
@@ -129,9 +129,9 @@ pub fn write_evidence(sbx: &Sandbox, bytes: &[u8]) {
 }
 
 /// The manifest's hardening record of a report (as amiforge-replicate writes it).
-pub fn manifest_hardening(report: &Report, bytes: &[u8]) -> amiforge_aws::manifest::Hardening {
-    amiforge_aws::manifest::Hardening {
-        report_sha256: amiforge_profile::sha256_hex(bytes),
+pub fn manifest_hardening(report: &Report, bytes: &[u8]) -> amiforge_model::manifest::Hardening {
+    amiforge_model::manifest::Hardening {
+        report_sha256: amiforge_model::sha256_hex(bytes),
         profile: report.profile.name.clone(),
         profile_sha256: report.profile.sha256.clone(),
         results_sha256: report.results_sha256.clone(),

@@ -10,9 +10,10 @@ use std::time::{Duration, SystemTime};
 
 use amiforge_aws::client::{Clients, load_for_endpoint};
 use amiforge_aws::images::{self, CopyRequest};
-use amiforge_aws::manifest::{Manifest, RegionImage, Sharing, SourceImage};
-use amiforge_aws::{instances, tags};
+use amiforge_aws::instances;
 use amiforge_e2e::emulator::{BASE_AMI, Emulator};
+use amiforge_model::manifest::{Manifest, RegionImage, Sharing, SourceImage};
+use amiforge_model::tags;
 
 pub const HOME: &str = "us-east-1";
 pub const ACCOUNT: &str = "111122223333";
@@ -43,7 +44,7 @@ pub async fn release(c: &Clients, regions: &[&str]) -> Manifest {
 pub async fn hardened_release(
     c: &Clients,
     regions: &[&str],
-    hardening: Option<amiforge_aws::manifest::Hardening>,
+    hardening: Option<amiforge_model::manifest::Hardening>,
 ) -> Manifest {
     release_with(c, regions, Sharing::default(), BTreeMap::new(), hardening).await
 }
@@ -55,10 +56,10 @@ pub async fn release_with(
     regions: &[&str],
     sharing: Sharing,
     tags: BTreeMap<String, String>,
-    hardening: Option<amiforge_aws::manifest::Hardening>,
+    hardening: Option<amiforge_model::manifest::Hardening>,
 ) -> Manifest {
     let mut m = Manifest {
-        schema: amiforge_aws::manifest::SCHEMA.into(),
+        schema: amiforge_model::manifest::SCHEMA.into(),
         sha256: String::new(),
         generated_at: "2026-11-27T00:00:00Z".into(),
         build: BTreeMap::new(),
@@ -69,7 +70,7 @@ pub async fn release_with(
             snapshots: Vec::new(),
         },
         family: "web".into(),
-        strategy: "hybrid".into(),
+        strategy: amiforge_model::Strategy::Hybrid,
         regions: BTreeMap::new(),
         failures: BTreeMap::new(),
         sharing,

@@ -1,5 +1,50 @@
-//! Validation of who an AMI is shared with: account ids, AWS Organizations and OU ARNs, and the
-//! explicit-only `public`.
+//! Who an AMI is shared with ([`Sharing`]: accounts, AWS Organizations, OUs, and the
+//! explicit-only `public`) and the formats of those references and of KMS key references.
+
+use serde::{Deserialize, Serialize};
+
+/// Exactly who may launch an AMI.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sharing {
+    pub account_ids: Vec<String>,
+    pub org_arns: Vec<String>,
+    pub ou_arns: Vec<String>,
+    pub public: bool,
+}
+
+impl Sharing {
+    /// Whether anyone besides the owner may launch.
+    pub fn is_shared(&self) -> bool {
+        self.public
+            || !self.account_ids.is_empty()
+            || !self.org_arns.is_empty()
+            || !self.ou_arns.is_empty()
+    }
+}
+
+impl std::fmt::Display for Sharing {
+    /// `accounts 111122223333; orgs …; public`, or `nobody else`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        for (what, list) in [
+            ("accounts", &self.account_ids),
+            ("organizations", &self.org_arns),
+            ("OUs", &self.ou_arns),
+        ] {
+            if !list.is_empty() {
+                parts.push(format!("{what} {}", list.join(", ")));
+            }
+        }
+        if self.public {
+            parts.push("everyone (public)".to_string());
+        }
+        if parts.is_empty() {
+            f.write_str("nobody else")
+        } else {
+            f.write_str(&parts.join("; "))
+        }
+    }
+}
 
 /// 12 digits.
 pub fn is_account_id(s: &str) -> bool {

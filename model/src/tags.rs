@@ -20,25 +20,67 @@ pub const EXPIRES_AT: &str = "amiforge:expires-at";
 pub const PROFILE_SHA256: &str = "amiforge:hardening-profile-sha256";
 pub const REPORT_SHA256: &str = "amiforge:hardening-report-sha256";
 
-/// AWS limits: 50 tags per resource, keys ≤ 128 and values ≤ 256 characters, no `aws:` prefix.
-pub fn check(tags: &BTreeMap<String, String>) -> Vec<String> {
-    let mut errs = Vec::new();
-    for (k, v) in tags {
-        if k.is_empty() || k.chars().count() > 128 {
-            errs.push(format!("tags[\"{k}\"]: keys are 1 to 128 characters"));
-        }
-        if k.to_ascii_lowercase().starts_with("aws:") {
-            errs.push(format!("tags[\"{k}\"]: the aws: prefix is reserved"));
-        }
-        if v.chars().count() > 256 {
-            errs.push(format!("tags[\"{k}\"]: values are at most 256 characters"));
+/// The gate's result on every AMI (and snapshot) it judged: `passed` or `failed`.
+pub const VALIDATION: &str = "amiforge:validation";
+/// The validator run that judged it.
+pub const VALIDATION_RUN: &str = "amiforge:validation-run";
+
+/// Tags a user may give beside amiforge's own provenance tags.
+pub const MAX_USER_TAGS: usize = 40;
+
+/// One problem with a user's tags; `key` names the tag when the problem is one tag's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}", field(.key.as_deref()))]
+pub struct TagError {
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl TagError {
+    /// The problem under the attribute it belongs to: `validated_tags["aws:x"]`.
+    pub fn field(&self, attribute: &str) -> String {
+        match &self.key {
+            Some(k) => format!("{attribute}[{k:?}]"),
+            None => attribute.to_string(),
         }
     }
-    if tags.len() > 40 {
-        errs.push(format!(
-            "tags: {} tags leave no room for amiforge's provenance tags (AWS allows 50 per resource)",
-            tags.len()
-        ));
+}
+
+fn field(key: Option<&str>) -> String {
+    match key {
+        Some(k) => format!("tags[{k:?}]"),
+        None => "tags".to_string(),
+    }
+}
+
+/// AWS limits: 50 tags per resource, keys ≤ 128 and values ≤ 256 characters, no `aws:` prefix.
+pub fn check(tags: &BTreeMap<String, String>) -> Vec<TagError> {
+    let mut errs = Vec::new();
+    let mut bad = |k: &str, m: &str| {
+        errs.push(TagError {
+            key: Some(k.to_string()),
+            message: m.to_string(),
+        })
+    };
+    for (k, v) in tags {
+        if k.is_empty() || k.chars().count() > 128 {
+            bad(k, "keys are 1 to 128 characters");
+        }
+        if k.to_ascii_lowercase().starts_with("aws:") {
+            bad(k, "the aws: prefix is reserved");
+        }
+        if v.chars().count() > 256 {
+            bad(k, "values are at most 256 characters");
+        }
+    }
+    if tags.len() > MAX_USER_TAGS {
+        errs.push(TagError {
+            key: None,
+            message: format!(
+                "{} tags leave no room for amiforge's provenance tags (AWS allows 50 per resource)",
+                tags.len()
+            ),
+        });
     }
     errs
 }
@@ -87,6 +129,12 @@ mod tests {
             ("aws:bad".to_string(), "v".to_string()),
             ("k".to_string(), "v".repeat(300)),
         ]);
-        assert_eq!(check(&t).len(), 2);
+        let e = check(&t);
+        assert_eq!(e.len(), 2);
+        assert_eq!(
+            e[0].to_string(),
+            "tags[\"aws:bad\"]: the aws: prefix is reserved"
+        );
+        assert_eq!(e[0].field("validated_tags"), "validated_tags[\"aws:bad\"]");
     }
 }

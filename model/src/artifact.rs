@@ -14,25 +14,40 @@ pub const AMI_BUILDERS: &[&str] = &[
     "amiforge.validate",
 ];
 
+/// Why a string is not an AMI artifact id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("{0:?} is not region:ami-id")]
+    NotAPair(String),
+    #[error("{0:?} is not a region name")]
+    Region(String),
+    #[error("{0:?} is not an AMI id")]
+    Ami(String),
+    #[error("region {0} appears twice")]
+    Twice(String),
+    #[error("the artifact names no AMI")]
+    Empty,
+}
+
 /// Parses `region:ami,region:ami` into region → AMI id.
-pub fn parse_id(id: &str) -> Result<BTreeMap<String, String>, String> {
+pub fn parse_id(id: &str) -> Result<BTreeMap<String, String>, IdError> {
     let mut out = BTreeMap::new();
     for part in id.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (region, ami) = part
             .split_once(':')
-            .ok_or_else(|| format!("{part:?} is not region:ami-id"))?;
+            .ok_or_else(|| IdError::NotAPair(part.to_string()))?;
         if !is_region(region) {
-            return Err(format!("{region:?} is not a region name"));
+            return Err(IdError::Region(region.to_string()));
         }
         if !is_ami_id(ami) {
-            return Err(format!("{ami:?} is not an AMI id"));
+            return Err(IdError::Ami(ami.to_string()));
         }
         if out.insert(region.to_string(), ami.to_string()).is_some() {
-            return Err(format!("region {region} appears twice"));
+            return Err(IdError::Twice(region.to_string()));
         }
     }
     if out.is_empty() {
-        return Err("the artifact names no AMI".into());
+        return Err(IdError::Empty);
     }
     Ok(out)
 }

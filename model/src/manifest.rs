@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::cost::Estimate;
+pub use crate::sharing::Sharing;
+use crate::strategy::Strategy;
 
 /// Version tag of the manifest format.
 pub const SCHEMA: &str = "amiforge.replication-manifest/v1";
@@ -21,7 +23,7 @@ pub struct Manifest {
     pub source: SourceImage,
     /// Image family retention counts in (`amiforge:family`).
     pub family: String,
-    pub strategy: String,
+    pub strategy: Strategy,
     pub regions: BTreeMap<String, RegionImage>,
     /// Regions that failed, with the AWS error.
     pub failures: BTreeMap<String, String>,
@@ -55,14 +57,6 @@ pub struct RegionImage {
     pub source: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sharing {
-    pub account_ids: Vec<String>,
-    pub org_arns: Vec<String>,
-    pub ou_arns: Vec<String>,
-    pub public: bool,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hardening {
     pub report_sha256: String,
@@ -87,7 +81,7 @@ impl Manifest {
     pub fn seal(&mut self) -> Vec<u8> {
         self.sha256 = String::new();
         let unsealed = serde_json::to_vec_pretty(self).unwrap_or_default();
-        self.sha256 = amiforge_profile::sha256_hex(&unsealed);
+        self.sha256 = crate::digest::sha256_hex(&unsealed);
         let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
         out.push(b'\n');
         out
@@ -97,7 +91,7 @@ impl Manifest {
     pub fn verify(&self) -> bool {
         let mut m = self.clone();
         let want = std::mem::take(&mut m.sha256);
-        amiforge_profile::sha256_hex(&serde_json::to_vec_pretty(&m).unwrap_or_default()) == want
+        crate::digest::sha256_hex(&serde_json::to_vec_pretty(&m).unwrap_or_default()) == want
     }
 
     /// Packer's artifact id for every region in the manifest.
