@@ -45,7 +45,7 @@ measure() {
   local label=$1 amis=$2
   local before after
   before=$(curl -fsS "$EMU_ENDPOINT/__emulator/log" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
-  /usr/bin/time -f '%e %M' -o "$work/time" "$bin" run --ami "$amis" --strategy full --poll 1s \
+  /usr/bin/time -f '%e %M' -o "$work/time" "$bin" run --ami "$amis" --strategy full --poll-interval 1s \
     --timeout 10m --quiet --json "$work/$label.json" >"$work/$label.out" 2>&1 || {
     echo "$label: validator failed:"; cat "$work/$label.out"; exit 1; }
   after=$(curl -fsS "$EMU_ENDPOINT/__emulator/log" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')

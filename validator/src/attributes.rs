@@ -8,8 +8,8 @@ use amiforge_aws::client::Clients;
 use amiforge_aws::images::{self, ImageInfo, SnapshotState};
 use amiforge_model::manifest::Sharing;
 
-use crate::report::{Check, Status};
-use crate::request::{Policy, Target};
+use amiforge_validator_api::report::{Check, Status};
+use amiforge_validator_api::{Policy, Target};
 
 /// What AWS said about one AMI.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,7 +119,7 @@ fn same_key(found: &str, expected: &str) -> bool {
 
 fn encrypted(t: &Target, policy: &Policy, facts: &Facts) -> Check {
     const N: &str = "ami.encrypted";
-    if !policy.require_encrypted && t.expect.kms_key.is_none() {
+    if policy.allow_unencrypted && t.expect.kms_key.is_none() {
         return skipped(N, "encryption not required");
     }
     if facts.snapshots.is_empty() {
@@ -159,7 +159,7 @@ fn encrypted(t: &Target, policy: &Policy, facts: &Facts) -> Check {
 }
 
 fn ena(policy: &Policy, img: &ImageInfo) -> Check {
-    if !policy.require_ena {
+    if policy.allow_no_ena {
         return skipped("ami.ena", "ENA not required");
     }
     let found = match img.ena_support {
@@ -175,11 +175,16 @@ fn boot_mode(policy: &Policy, img: &ImageInfo) -> Check {
         return skipped("ami.boot-mode", "no boot mode required");
     };
     let found = img.boot_mode.as_deref().unwrap_or("not set");
-    pass_or_fail("ami.boot-mode", found == want, want.as_str(), found)
+    pass_or_fail(
+        "ami.boot-mode",
+        found == want.as_str(),
+        want.as_str(),
+        found,
+    )
 }
 
 fn imds(policy: &Policy, img: &ImageInfo) -> Check {
-    if !policy.require_imds_v2 {
+    if policy.allow_imds_v1 {
         return skipped("ami.imds-v2", "IMDSv2 not required");
     }
     let found = img
@@ -241,9 +246,9 @@ fn tags(t: &Target, policy: &Policy, img: &ImageInfo) -> Check {
         .iter()
         .map(|(k, v)| (k.clone(), Some(v.clone())))
         .collect();
-    for (k, v) in &policy.required_tags {
+    for (k, v) in policy.required_tags.iter() {
         if !t.expect.tags.contains_key(k) {
-            want.push((k.clone(), v.clone()));
+            want.push((k.clone(), (!v.is_empty()).then(|| v.clone())));
         }
     }
     if want.is_empty() {
@@ -285,7 +290,7 @@ fn parse_time(s: &str) -> Option<SystemTime> {
 
 fn deprecation(t: &Target, policy: &Policy, img: &ImageInfo, now: SystemTime) -> Check {
     const N: &str = "ami.deprecation";
-    if !policy.require_deprecation && t.expect.deprecation_time.is_none() {
+    if policy.allow_no_deprecation && t.expect.deprecation_time.is_none() {
         return skipped(N, "deprecation not required");
     }
     let Some(found) = img.deprecation_time.as_deref() else {
@@ -351,7 +356,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::request::Expect;
+    use amiforge_validator_api::request::Expect;
 
     const KEY: &str = "arn:aws:kms:eu-west-1:123456789012:key/k1";
 
@@ -550,9 +555,9 @@ mod tests {
         t.expect = Expect::default();
         f.image.as_mut().unwrap().ena_support = Some(false);
         let p = Policy {
-            require_ena: false,
-            required_tags: BTreeMap::from([("owner".into(), None)]),
-            boot_mode: Some("legacy-bios".into()),
+            allow_no_ena: true,
+            required_tags: BTreeMap::from([("owner".into(), String::new())]).into(),
+            boot_mode: Some(amiforge_validator_api::settings::BootMode::LegacyBios),
             ..Policy::default()
         };
         let c = evaluate(&t, &p, &f, now());

@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::{Event, Sink};
 use crate::ledger::Ledger;
-use crate::report::{Check, Status, Suite};
-use crate::request::{Request, Target};
+use amiforge_validator_api::report::{Check, Status, Suite};
+use amiforge_validator_api::request::{Request, Target};
 
 /// Tags on everything a run makes: who made it, which run, when anyone may sweep it.
 pub fn run_tags(run_id: &str, expires: SystemTime) -> BTreeMap<String, String> {
@@ -54,10 +54,10 @@ pub async fn prepare_network(
     ledger: &Ledger,
 ) -> Result<Network, String> {
     let subnet = req.launch.subnets.get(region).cloned();
-    if let Some(groups) = req.launch.security_groups.get(region) {
+    if req.launch.security_groups.contains_key(region) {
         return Ok(Network {
             subnet,
-            security_groups: groups.clone(),
+            security_groups: req.launch.security_groups.ids(region),
             key: None,
         });
     }
@@ -67,7 +67,7 @@ pub async fn prepare_network(
     };
     let name = format!("amiforge-validator-{}", req.run_id);
     // SSH in-guest checks: tcp/22 from the runner's CIDR, nothing else
-    let ssh_from = (req.guest.transport == crate::request::Transport::Ssh
+    let ssh_from = (req.guest.transport == amiforge_validator_api::Transport::Ssh
         && crate::guest::needs_guest(req))
     .then_some(req.guest.ssh_cidr.as_deref())
     .flatten();
@@ -336,7 +336,7 @@ impl Launch<'_> {
                 )),
             );
         }
-        let nap = self.req.launch.poll.min(deadline - now);
+        let nap = self.req.launch.poll_interval.min(deadline - now);
         tokio::select! {
             _ = tokio::time::sleep(nap) => None,
             _ = self.cancel.cancelled() => Some(Check::new(name, Status::Error, want, last).with_message("interrupted")),

@@ -11,7 +11,7 @@ use amiforge_aws::client::Clients;
 use amiforge_aws::{ErrorKind, instances};
 
 use crate::events::{Event, Sink};
-use crate::report::Cleanup;
+use amiforge_validator_api::report::Cleanup;
 
 /// Resources made in one region.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

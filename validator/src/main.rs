@@ -1,5 +1,7 @@
-//! `amiforge-validator`: the command line over the library (see `amiforge_validator::cli`).
+//! `amiforge-validator`: the command line over the library (see [`cli`]).
+
+mod cli;
 
 fn main() {
-    std::process::exit(amiforge_validator::cli::main());
+    std::process::exit(cli::main());
 }

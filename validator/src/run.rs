@@ -17,8 +17,8 @@ use crate::events::{Event, Sink};
 use crate::guest;
 use crate::launch::{self, Launch, Network};
 use crate::ledger::{self, Ledger};
-use crate::report::{Check, Report, SCHEMA, Status, Suite, Verdict};
-use crate::request::{BadInput, Request, Target};
+use amiforge_validator_api::report::{Check, Report, Status, Suite};
+use amiforge_validator_api::{FieldErrors, Request, Target};
 
 /// A fresh run id: UTC time plus a few random-enough hex digits (pid and clock).
 pub fn new_run_id() -> String {
@@ -38,7 +38,7 @@ pub async fn run(
     req: Request,
     sink: Sink,
     cancel: CancellationToken,
-) -> Result<Report, BadInput> {
+) -> Result<Report, FieldErrors> {
     run_with(clients, req, sink, cancel, None).await
 }
 
@@ -50,14 +50,15 @@ pub async fn run_with(
     sink: Sink,
     cancel: CancellationToken,
     shared: Option<Arc<Semaphore>>,
-) -> Result<Report, BadInput> {
+) -> Result<Report, FieldErrors> {
     req.check()?;
+    amiforge_validator_api::request::files::problems(&req).into_result()?;
     if req.run_id.is_empty() {
         req.run_id = new_run_id();
     }
     let started_at = SystemTime::now();
     let started = Instant::now();
-    let launches = if req.launch.enabled {
+    let launches = if req.launch.launch {
         req.targets.len() * req.launch.instance_types.len()
     } else {
         0
@@ -79,7 +80,7 @@ pub async fn run_with(
     let ledger = Ledger::default();
     let session = guest_session(&req);
     let mut suites = attr_suites.clone();
-    if req.launch.enabled && !cancel.is_cancelled() {
+    if req.launch.launch && !cancel.is_cancelled() {
         let expires = started_at + req.launch.timeout * 2 + Duration::from_secs(30 * 60);
         let tags = launch::run_tags(&req.run_id, expires);
         let env = LaunchEnv {
@@ -94,7 +95,7 @@ pub async fn run_with(
     }
 
     // 3. cleanup, whatever happened
-    let cleanup = ledger::clean(clients, ledger.snapshot(), req.launch.poll, &sink).await;
+    let cleanup = ledger::clean(clients, ledger.snapshot(), req.launch.poll_interval, &sink).await;
     let interrupted = cancel.is_cancelled();
     let report = Report::finish(
         &req.run_id,
@@ -171,7 +172,7 @@ async fn attribute_suite(clients: &Clients, req: &Request, t: &Target, sink: &Si
 
 /// The private temp directory for in-guest checks, when any AMI of the run has them.
 fn guest_session(req: &Request) -> Option<guest::session::Session> {
-    if !req.launch.enabled
+    if !req.launch.launch
         || !req
             .targets
             .iter()
@@ -213,7 +214,7 @@ async fn launch_all(
         session,
         shared,
     } = *env;
-    let limit = Arc::new(Semaphore::new(req.launch.max_parallel));
+    let limit = Arc::new(Semaphore::new(req.launch.max_parallel as usize));
     // one network per region, made by the first launch there
     let networks: BTreeMap<&str, Mutex<Option<Result<Network, String>>>> = req
         .targets
@@ -271,23 +272,7 @@ async fn launch_all(
                 let network = {
                     let mut slot = networks[t.region.as_str()].lock().await;
                     if slot.is_none() {
-                        let mut n =
-                            launch::prepare_network(clients, req, &t.region, tags, ledger).await;
-                        // SSH in-guest checks: the region's key pair
-                        if let (Ok(net), Some(s)) = (&mut n, session)
-                            && req.guest.transport == crate::request::Transport::Ssh
-                            && guest::needs_guest(req)
-                        {
-                            match guest::session::region_key(
-                                clients, req, &t.region, tags, ledger, s,
-                            )
-                            .await
-                            {
-                                Ok(k) => net.key = Some(k),
-                                Err(e) => n = Err(e),
-                            }
-                        }
-                        *slot = Some(n);
+                        *slot = Some(region_network(clients, req, &t.region, env).await);
                     }
                     slot.clone().unwrap_or_else(|| Err("no network".into()))
                 };
@@ -321,6 +306,25 @@ async fn launch_all(
     futures::future::join_all(jobs).await
 }
 
+/// The network of a region's test instances (made by its first launch): subnet, security
+/// groups and, for SSH in-guest checks, the region's key pair.
+async fn region_network(
+    clients: &Clients,
+    req: &Request,
+    region: &str,
+    env: &LaunchEnv<'_>,
+) -> Result<Network, String> {
+    let mut net = launch::prepare_network(clients, req, region, env.tags, env.ledger).await?;
+    if let Some(s) = env.session
+        && req.guest.transport == amiforge_validator_api::Transport::Ssh
+        && guest::needs_guest(req)
+    {
+        net.key =
+            Some(guest::session::region_key(clients, req, region, env.tags, env.ledger, s).await?);
+    }
+    Ok(net)
+}
+
 /// A permit of the limit shared with other runs (taken after the run's own, so a run waiting on
 /// itself holds none of them); `Some(None)` without one, `None` when interrupted while waiting.
 async fn shared_permit<'a>(
@@ -333,20 +337,6 @@ async fn shared_permit<'a>(
     tokio::select! {
         p = s.acquire() => p.ok().map(Some),
         _ = cancel.cancelled() => None,
-    }
-}
-
-/// The verdict of a request that never ran (bad input), as a report.
-pub fn refused(e: &BadInput) -> Report {
-    Report {
-        schema: SCHEMA.into(),
-        run_id: String::new(),
-        started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-        seconds: 0.0,
-        verdict: Verdict::BadInput,
-        summary: e.to_string(),
-        suites: Vec::new(),
-        cleanup: Default::default(),
     }
 }
 

@@ -12,7 +12,7 @@ use amiforge_model::tags;
 
 use crate::events::Sink;
 use crate::ledger::{self, Created};
-use crate::report::Cleanup;
+use amiforge_validator_api::report::Cleanup;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {

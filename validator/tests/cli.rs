@@ -77,7 +77,7 @@ async fn exit_codes_and_reports_say_what_happened() {
             "run",
             "--manifest",
             &manifest,
-            "--poll",
+            "--poll-interval",
             "200ms",
             "--timeout",
             "30s",
@@ -191,7 +191,7 @@ async fn sigint_cleans_up_and_exits_3() {
             "run",
             "--manifest",
             &manifest,
-            "--poll",
+            "--poll-interval",
             "200ms",
             "--json",
             &json,
@@ -230,7 +230,7 @@ async fn sigkill_leaves_tagged_resources_that_sweep_removes() {
             "run",
             "--manifest",
             &manifest,
-            "--poll",
+            "--poll-interval",
             "200ms",
             "--run-id",
             "killed-run",
@@ -286,6 +286,28 @@ async fn sigkill_leaves_tagged_resources_that_sweep_removes() {
         emu.count("TerminateInstances", None),
         0,
         "dry run terminated something"
+    );
+    // a reader that stopped reading (`sweep --dry-run | head -1`) silences the listing, not the
+    // command: no panic on the broken pipe
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = bin(&emu)
+        .args([
+            "sweep",
+            "--manifest",
+            &manifest,
+            "--run-id",
+            "killed-run",
+            "--dry-run",
+        ])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("panicked"),
+        "{}",
+        text(&o)
     );
 
     // the real sweep removes all of it; a second one finds nothing (idempotent)

@@ -17,13 +17,13 @@ use amiforge_aws::client::{Clients, load_for_endpoint};
 use amiforge_aws::instances::{self, LaunchRequest};
 use amiforge_e2e::emulator::{BASE_AMI, Emulator};
 use amiforge_model::tags;
-use amiforge_validator::api::client::connect;
-use amiforge_validator::api::pb;
-use amiforge_validator::api::pb::validate_event::Event as E;
-use amiforge_validator::api::pb::validator_client::ValidatorClient;
 use amiforge_validator::api::server::{self, Listen};
 use amiforge_validator::launch::run_tags;
-use amiforge_validator::report::{Report, Verdict};
+use amiforge_validator_api::client::connect;
+use amiforge_validator_api::pb;
+use amiforge_validator_api::pb::validate_event::Event as E;
+use amiforge_validator_api::pb::validator_client::ValidatorClient;
+use amiforge_validator_api::report::{Report, Verdict};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
@@ -41,8 +41,8 @@ fn request(manifest: &[u8], instance_types: &[&str]) -> pb::ValidateRequest {
         manifest_json: manifest.to_vec(),
         launch: Some(pb::Launch {
             instance_types: instance_types.iter().map(|t| t.to_string()).collect(),
-            timeout_seconds: 30,
-            poll_millis: 100,
+            timeout: "30s".into(),
+            poll_interval: "100ms".into(),
             ..Default::default()
         }),
         ..Default::default()

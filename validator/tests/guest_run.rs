@@ -17,8 +17,8 @@ use amiforge_e2e::sandbox::Sandbox;
 use amiforge_validator::events::Sink;
 use amiforge_validator::guest::Transport as _;
 use amiforge_validator::guest::ssm::Ssm;
-use amiforge_validator::report::{Report, Status, Verdict};
-use amiforge_validator::request::{Guest, Launch, Policy, Request, Transport, UserCheck};
+use amiforge_validator_api::report::{Report, Status, Verdict};
+use amiforge_validator_api::{Guest, Launch, Policy, Request, Transport, UserCheck};
 use tokio_util::sync::CancellationToken;
 
 const REGIONS: [&str; 2] = ["eu-west-1", "us-west-2"];
@@ -52,17 +52,17 @@ const CLOUD_INIT_DONE: &str =
 
 fn request(m: &amiforge_model::manifest::Manifest, guest: Guest) -> Request {
     Request {
-        targets: Request::targets_from_manifest(m),
+        targets: amiforge_validator_api::request::manifest::targets(m),
         policy: Policy::default(),
         launch: Launch {
-            poll: Duration::from_millis(200),
+            poll_interval: Duration::from_millis(200),
             timeout: Duration::from_secs(40),
             // a hybrid image: the test launch passes the user data deployments pass
             user_data: Some(USER_DATA.into()),
             ..Launch::default()
         },
         guest: Guest {
-            checks: vec![UserCheck {
+            check: vec![UserCheck {
                 name: "debian".into(),
                 command: "cat /etc/debian_version".into(),
                 expect_exit: 0,
@@ -131,7 +131,7 @@ async fn ssh_checks_run_in_every_instance_with_a_given_or_a_made_key_pair() {
     .await;
     let ssh = Guest {
         transport: Transport::Ssh,
-        ssh_user: Some("admin".into()),
+        ssh_username: Some("admin".into()),
         ssh_host: Some(format!("127.0.0.1:{}", sbx.port)),
         ssh_cidr: Some("127.0.0.1/32".into()),
         ..Guest::default()
@@ -149,7 +149,7 @@ async fn ssh_checks_run_in_every_instance_with_a_given_or_a_made_key_pair() {
             .unwrap();
     }
     let given = Guest {
-        ssh_key_pair_name: Some("ci-key".into()),
+        ssh_keypair_name: Some("ci-key".into()),
         ssh_private_key_file: Some(sbx.key.clone()),
         ..ssh.clone()
     };
@@ -299,7 +299,7 @@ async fn ssm_checks_run_through_run_command_and_cut_output_never_passes() {
     // a user check printing more than SSM returns: its output stays on the guest and is read in
     // pieces, so the regex sees all of it
     let mut req = request(&m, Guest::default());
-    req.guest.checks = vec![UserCheck {
+    req.guest.check = vec![UserCheck {
         name: "long".into(),
         command: "yes abcdefghij | head -n 5000; echo THE-END".into(),
         expect_exit: 0,

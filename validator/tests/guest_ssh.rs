@@ -16,8 +16,8 @@ use amiforge_validator::events::Sink;
 use amiforge_validator::guest::host::{HostCheck, check_host};
 use amiforge_validator::guest::ssh::Address;
 use amiforge_validator::guest::{Hardening, Plan};
-use amiforge_validator::report::{Check, Report, Status, Verdict};
-use amiforge_validator::request::UserCheck;
+use amiforge_validator_api::UserCheck;
+use amiforge_validator_api::report::{Check, Report, Status, Verdict};
 use tokio_util::sync::CancellationToken;
 
 fn host(sbx: &Sandbox, plan: Plan) -> HostCheck {

@@ -11,17 +11,17 @@ use amiforge_aws::client::Clients;
 use amiforge_e2e::emulator::{BASE_AMI, Emulator};
 use amiforge_model::manifest::Manifest;
 use amiforge_validator::events::Sink;
-use amiforge_validator::report::{Report, Status, Verdict};
-use amiforge_validator::request::{Launch, Policy, Request};
+use amiforge_validator_api::report::{Report, Status, Verdict};
+use amiforge_validator_api::{Launch, Policy, Request};
 use support::{HOME, assert_nothing_left, clients, key, release};
 use tokio_util::sync::CancellationToken;
 
 fn request(m: &Manifest) -> Request {
     Request {
-        targets: Request::targets_from_manifest(m),
+        targets: amiforge_validator_api::request::manifest::targets(m),
         policy: Policy::default(),
         launch: Launch {
-            poll: Duration::from_millis(200),
+            poll_interval: Duration::from_millis(200),
             timeout: Duration::from_secs(30),
             ..Launch::default()
         },
@@ -41,7 +41,7 @@ fn check<'a>(
     region: &str,
     itype: Option<&str>,
     name: &str,
-) -> &'a amiforge_validator::report::Check {
+) -> &'a amiforge_validator_api::report::Check {
     r.suites
         .iter()
         .filter(|s| s.region == region && s.instance_type.as_deref() == itype)
@@ -190,7 +190,7 @@ async fn ena_and_imds_support_missing_on_the_ami_fail() {
         &serde_json::json!({"region": "eu-west-1", "image_id": m.regions["eu-west-1"].ami, "ena_support": false, "imds_support": null}),
     );
     let mut req = request(&m);
-    req.launch.enabled = false;
+    req.launch.launch = false;
     let r = validate(&c, req).await;
     assert_eq!(r.verdict, Verdict::GateFailed);
     assert_eq!(check(&r, "eu-west-1", None, "ami.ena").found, "disabled");
@@ -281,7 +281,7 @@ async fn an_unusable_expected_key_is_an_error_not_a_pass() {
     let m = release(&c, &["eu-west-1"]).await;
     let mut req = request(&m);
     req.targets[0].expect.kms_key = Some("alias/nope".into());
-    req.launch.enabled = false;
+    req.launch.launch = false;
     let r = validate(&c, req).await;
     assert_eq!(r.verdict, Verdict::InfrastructureError);
     let e = check(&r, "eu-west-1", None, "ami.encrypted");

@@ -1,28 +1,18 @@
-//! `amiforge-validate`'s HCL attributes and their validation: where the validator is, what the
-//! gate checks (policy, launches, in-guest), where the reports go, what a pass promotes and what
-//! a failure leaves. Every error names its attribute.
+//! `amiforge-validate`'s HCL attributes: the validator's own settings structs ([`Policy`],
+//! [`Launch`], [`Guest`], flattened, so every attribute has the same name as its CLI flag and
+//! proto field) plus what only the gate has: where the validator is, where the reports go, what
+//! a pass promotes and what a failure leaves. At `packer validate` the settings are checked with
+//! the validator's own rules (one rule set for the CLI, the gRPC API and here); a problem is
+//! named by its attribute.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use amiforge_model::{duration, tags};
-use amiforge_validator::request::{Guest, Launch, Policy, Request, Target, Transport, UserCheck};
+use amiforge_model::tags;
+use amiforge_validator_api::request::files;
+use amiforge_validator_api::{FieldErrors, Guest, Launch, Policy, Request, Target};
 use packer_sdk::{ConfigErrors, HclSpec, PackerConfig};
 use serde::Deserialize;
-
-/// A user's own in-guest check (`check { … }` blocks).
-#[derive(Debug, Clone, Deserialize, HclSpec)]
-pub struct CheckBlock {
-    /// Name in the reports (`guest.user:<name>`).
-    pub name: String,
-    /// Shell command run on the test instance (as root).
-    pub command: String,
-    /// Exit code it must return (default 0).
-    pub expect_exit: Option<i64>,
-    /// Regular expression its stdout must match.
-    pub expect_output: Option<String>,
-}
 
 /// Configuration of the `amiforge-validate` post-processor.
 #[derive(Debug, Clone, Deserialize, HclSpec)]
@@ -34,60 +24,12 @@ pub struct ValidateConfig {
     /// The `amiforge-validator` binary for the local server (default: beside the plugin binary,
     /// then on PATH).
     pub validator_path: Option<PathBuf>,
-    /// Instance types every AMI is launched on (default `["t3.micro"]`).
-    #[serde(default)]
-    pub instance_types: Vec<String>,
-    /// `false`: only the AMI attribute checks (no test instances).
-    pub launch: Option<bool>,
-    /// Per test instance, from launch to the last check (default `15m`).
-    pub timeout: Option<String>,
-    /// Test instances at once for this build (default 8; a shared server's limit applies on top).
-    pub max_parallel: Option<u32>,
-    /// Poll interval while waiting for instances (default `5s`).
-    pub poll_interval: Option<String>,
-    /// Subnet per region for test instances (default: the default VPC).
-    #[serde(default)]
-    pub subnets: BTreeMap<String, String>,
-    /// Security groups per region, comma-separated (default: a temporary group).
-    #[serde(default)]
-    pub security_groups: BTreeMap<String, String>,
-    /// User data file passed to every test launch (`hybrid`/`os-only` images configure at launch).
-    pub user_data_file: Option<PathBuf>,
-    /// Tags every AMI must carry; an empty value means any value.
-    #[serde(default)]
-    pub required_tags: BTreeMap<String, String>,
-    /// `uefi` | `legacy-bios` | `uefi-preferred`; unset: not checked.
-    pub boot_mode: Option<String>,
-    #[serde(default)]
-    pub allow_unencrypted: bool,
-    #[serde(default)]
-    pub allow_no_ena: bool,
-    #[serde(default)]
-    pub allow_imds_v1: bool,
-    #[serde(default)]
-    pub allow_no_deprecation: bool,
-    /// In-guest checks: `ssm` (default) | `ssh` | `none`.
-    pub transport: Option<String>,
-    /// SSH login user (default `ec2-user`).
-    pub ssh_username: Option<String>,
-    /// `host[:port]` every SSH connection goes to instead of the test instance (bastion).
-    pub ssh_host: Option<String>,
-    /// Private key of `ssh_keypair_name` (which must exist in every region); unset: a key pair
-    /// is made for the run and deleted after.
-    pub ssh_private_key_file: Option<PathBuf>,
-    pub ssh_keypair_name: Option<String>,
-    /// CIDR the temporary security group admits SSH from (required with `transport = "ssh"`
-    /// unless `security_groups` allow it), e.g. the runner's `203.0.113.7/32`.
-    pub ssh_cidr: Option<String>,
-    /// Instance profile test instances launch with (SSM needs one allowing the SSM agent, unless
-    /// Default Host Management is on).
-    pub instance_profile: Option<String>,
-    /// Hardening profile file to audit with (default: the built-in the manifest names).
-    pub profile_file: Option<PathBuf>,
-    /// Own in-guest checks.
-    #[serde(default)]
-    #[hcl(block)]
-    pub check: Vec<CheckBlock>,
+    #[serde(flatten)]
+    pub policy: Policy,
+    #[serde(flatten)]
+    pub launch: Launch,
+    #[serde(flatten)]
+    pub guest: Guest,
     /// JUnit XML report on the Packer host (default `amiforge-validation-<build>.xml`).
     pub junit_path: Option<PathBuf>,
     /// JSON report on the Packer host (default `amiforge-validation-<build>.json`).
@@ -110,7 +52,6 @@ pub struct Settings {
     pub validator_path: Option<PathBuf>,
     pub policy: Policy,
     pub launch: Launch,
-    pub user_data_file: Option<PathBuf>,
     pub guest: Guest,
     pub junit_path: PathBuf,
     pub report_path: PathBuf,
@@ -119,234 +60,54 @@ pub struct Settings {
     pub keep_failed: bool,
 }
 
-fn duration_field(
-    errs: &mut ConfigErrors,
-    field: &str,
-    v: Option<&str>,
-    default: Duration,
-    min: Duration,
-) -> Duration {
-    match v.map(duration::parse) {
-        None => default,
-        Some(Ok(d)) if d >= min => d,
-        Some(Ok(_)) => {
-            errs.push(
-                field,
-                format!("at least {}", humantime::format_duration(min)),
-            );
-            default
-        }
-        Some(Err(e)) => {
-            errs.push(field, e.to_string());
-            default
-        }
-    }
+/// "" (an unset template variable) means unset.
+fn given(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.is_empty())
 }
 
-pub fn validate(mut c: ValidateConfig, packer: &PackerConfig) -> Result<Settings, ConfigErrors> {
-    let mut errs = ConfigErrors::new();
-    // "" (an unset template variable) means unset
-    for v in [
-        &mut c.address,
-        &mut c.ssh_host,
-        &mut c.ssh_username,
-        &mut c.ssh_keypair_name,
-        &mut c.ssh_cidr,
-        &mut c.instance_profile,
-        &mut c.transport,
-        &mut c.approved_parameter,
-    ] {
-        if v.as_deref().is_some_and(str::is_empty) {
-            *v = None;
-        }
-    }
-    for v in [
-        &mut c.ssh_private_key_file,
-        &mut c.profile_file,
-        &mut c.user_data_file,
-    ] {
-        if v.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
-            *v = None;
-        }
-    }
-    if let Some(a) = &c.address
-        && amiforge_validator::api::client::parse(a).is_err()
+/// The gate's own attributes (not the validator's settings).
+fn gate_problems(c: &ValidateConfig, errs: &mut ConfigErrors) -> bool {
+    if let Some(a) = given(c.address.clone())
+        && amiforge_validator_api::client::parse(&a).is_err()
     {
         errs.push(
             "address",
             format!("{a:?}: write host:port, http://host:port or unix:/absolute/path"),
         );
     }
-    let default_launch = Launch::default();
-    let instance_types = if c.instance_types.is_empty() {
-        default_launch.instance_types.clone()
-    } else {
-        c.instance_types.clone()
-    };
-    let timeout = duration_field(
-        &mut errs,
-        "timeout",
-        c.timeout.as_deref(),
-        default_launch.timeout,
-        Duration::from_secs(1),
-    );
-    let poll = duration_field(
-        &mut errs,
-        "poll_interval",
-        c.poll_interval.as_deref(),
-        default_launch.poll,
-        Duration::from_millis(100),
-    );
-    let max_parallel = c.max_parallel.unwrap_or(default_launch.max_parallel as u32);
-    if !(1..=100).contains(&max_parallel) {
-        errs.push("max_parallel", "between 1 and 100");
-    }
-    let region_map = |errs: &mut ConfigErrors, field: &str, m: &BTreeMap<String, String>| {
-        for r in m.keys() {
-            if !amiforge_model::artifact::is_region(r) {
-                errs.push(
-                    &format!("{field}[\"{r}\"]"),
-                    "the key must be a region name like eu-west-1",
-                );
-            }
-        }
-    };
-    region_map(&mut errs, "subnets", &c.subnets);
-    region_map(&mut errs, "security_groups", &c.security_groups);
-    let mut security_groups = BTreeMap::new();
-    for (r, list) in &c.security_groups {
-        let ids: Vec<String> = list.split(',').map(|s| s.trim().to_string()).collect();
-        security_groups.insert(r.clone(), ids);
-    }
     for e in tags::check(&c.validated_tags) {
         errs.push(&e.field("validated_tags"), e.message);
     }
-    let transport = match c.transport.as_deref() {
-        None | Some("ssm") => Transport::Ssm,
-        Some("ssh") => Transport::Ssh,
-        Some("none") => Transport::None,
-        Some(o) => {
-            errs.push("transport", format!("{o:?}: use ssm, ssh or none"));
-            Transport::None
-        }
-    };
-    let ssh_fields = [
-        ("ssh_username", c.ssh_username.is_some()),
-        ("ssh_host", c.ssh_host.is_some()),
-        ("ssh_private_key_file", c.ssh_private_key_file.is_some()),
-        ("ssh_keypair_name", c.ssh_keypair_name.is_some()),
-    ];
-    if transport != Transport::Ssh {
-        for (f, set) in ssh_fields {
-            if set {
-                errs.push(
-                    f,
-                    "only used with transport = \"ssh\"; set it or remove this",
-                );
-            }
-        }
-    }
-    if let Some(p) = &c.user_data_file
-        && !p.is_file()
-    {
-        errs.push(
-            "user_data_file",
-            format!("{} does not exist or is not a file", p.display()),
-        );
-    }
-    let checks: Vec<UserCheck> = c
-        .check
-        .iter()
-        .map(|k| UserCheck {
-            name: k.name.clone(),
-            command: k.command.clone(),
-            expect_exit: k
-                .expect_exit
-                .unwrap_or(0)
-                .clamp(i32::MIN as i64, i32::MAX as i64) as i32,
-            expect_output: k.expect_output.clone(),
-        })
-        .collect();
-    if !checks.is_empty() && (transport == Transport::None || c.launch == Some(false)) {
-        errs.push(
-            "check",
-            "in-guest checks need test instances: set launch = true and transport = ssm or ssh",
-        );
-    }
-    if let Some(Err(e)) = c
-        .approved_parameter
+    if let Some(Err(e)) = given(c.approved_parameter.clone())
         .as_deref()
         .map(amiforge_model::ssm::check_parameter_name)
     {
         errs.push("approved_parameter", e);
     }
-    let keep_failed = match c.on_failure.as_deref() {
-        None | Some("delete") => false,
+    match c.on_failure.as_deref() {
+        None | Some("") | Some("delete") => false,
         Some("keep") => true,
         Some(o) => {
             errs.push("on_failure", format!("{o:?}: use delete or keep"));
             false
         }
-    };
-    errs.into_result()?;
-    let build = if packer.build_name.is_empty() {
-        "amiforge".to_string()
-    } else {
-        packer.build_name.replace(['/', ' '], "_")
-    };
-    let s = Settings {
-        address: c.address,
-        validator_path: c.validator_path,
-        policy: Policy {
-            require_encrypted: !c.allow_unencrypted,
-            require_ena: !c.allow_no_ena,
-            require_imds_v2: !c.allow_imds_v1,
-            require_deprecation: !c.allow_no_deprecation,
-            boot_mode: c.boot_mode,
-            required_tags: c
-                .required_tags
-                .into_iter()
-                .map(|(k, v)| (k, (!v.is_empty()).then_some(v)))
-                .collect(),
-        },
-        launch: Launch {
-            enabled: c.launch.unwrap_or(true),
-            instance_types,
-            subnets: c.subnets,
-            security_groups,
-            user_data: None,
-            timeout,
-            max_parallel: max_parallel as usize,
-            poll,
-        },
-        user_data_file: c.user_data_file,
-        guest: Guest {
-            transport,
-            ssh_user: c.ssh_username,
-            ssh_host: c.ssh_host,
-            ssh_private_key_file: c.ssh_private_key_file,
-            ssh_key_pair_name: c.ssh_keypair_name,
-            profile_file: c.profile_file,
-            ssh_cidr: c.ssh_cidr,
-            instance_profile: c.instance_profile,
-            checks,
-        },
-        junit_path: c
-            .junit_path
-            .unwrap_or_else(|| PathBuf::from(format!("amiforge-validation-{build}.xml"))),
-        report_path: c
-            .report_path
-            .unwrap_or_else(|| PathBuf::from(format!("amiforge-validation-{build}.json"))),
-        validated_tags: c.validated_tags,
-        approved_parameter: c.approved_parameter,
-        keep_failed,
-    };
-    // the validator's own rules for what it is sent (one set of rules for CLI, gRPC and here),
-    // checked now with a placeholder AMI so `packer validate` names the attribute
-    // a placeholder AMI in us-east-1 and in every region the settings name
+    }
+}
+
+/// The validator's rules for what the gate will send, checked now with a placeholder AMI in
+/// us-east-1 and in every region the settings name; each problem is put under its attribute
+/// (the settings group dropped: `guest.check[1].name` is `check[1].name`).
+fn request_problems(policy: &Policy, launch: &Launch, guest: &Guest, errs: &mut ConfigErrors) {
     let mut regions = std::collections::BTreeSet::from(["us-east-1".to_string()]);
-    regions.extend(s.launch.subnets.keys().cloned());
-    regions.extend(s.launch.security_groups.keys().cloned());
+    // region-shaped keys only: a bad key is named once, as its own attribute
+    regions.extend(
+        launch
+            .subnets
+            .keys()
+            .chain(launch.security_groups.keys())
+            .filter(|r| amiforge_model::artifact::is_region(r))
+            .cloned(),
+    );
     let probe = Request {
         targets: regions
             .into_iter()
@@ -356,37 +117,59 @@ pub fn validate(mut c: ValidateConfig, packer: &PackerConfig) -> Result<Settings
                 expect: Default::default(),
             })
             .collect(),
-        policy: s.policy.clone(),
-        launch: s.launch.clone(),
-        guest: s.guest.clone(),
+        policy: policy.clone(),
+        launch: launch.clone(),
+        guest: guest.clone(),
         run_id: String::new(),
     };
-    if let Err(bad) = probe.check() {
-        let mut errs = ConfigErrors::new();
-        for e in &bad.0 {
-            let (field, msg) = e.split_once(": ").unwrap_or(("", e));
-            errs.push(&attribute(field), msg.to_string());
-        }
-        errs.into_result()?;
+    let mut found = probe.check().err().unwrap_or_default();
+    found.extend(files::problems(&probe));
+    for e in found.0 {
+        errs.push(&attribute(&e), e.message);
     }
-    Ok(s)
 }
 
-/// The HCL attribute a validator request field comes from (`guest.checks[1].name` → `check[1].name`).
-fn attribute(field: &str) -> String {
-    let f = ["guest.", "launch.", "policy."]
-        .iter()
-        .find_map(|p| field.strip_prefix(p))
-        .unwrap_or(field);
-    let j = f.find(['[', '.']).unwrap_or(f.len());
-    let (head, rest) = (&f[..j], &f[j..]);
-    let name = match head {
-        "ssh_user" => "ssh_username",
-        "ssh_key_pair_name" => "ssh_keypair_name",
-        "checks" => "check",
-        "poll" => "poll_interval",
-        "user_data" => "user_data_file",
-        other => other,
+/// The HCL attribute of a request problem: its path without the settings group.
+fn attribute(e: &amiforge_validator_api::FieldError) -> String {
+    match e.path.head() {
+        Some("policy" | "launch" | "guest") => e.path.tail().to_string(),
+        _ => e.path.to_string(),
+    }
+}
+
+pub fn validate(c: ValidateConfig, packer: &PackerConfig) -> Result<Settings, ConfigErrors> {
+    let mut errs = ConfigErrors::new();
+    let keep_failed = gate_problems(&c, &mut errs);
+    request_problems(&c.policy, &c.launch, &c.guest, &mut errs);
+    errs.into_result()?;
+    let build = if packer.build_name.is_empty() {
+        "amiforge".to_string()
+    } else {
+        packer.build_name.replace(['/', ' '], "_")
     };
-    format!("{name}{rest}")
+    Ok(Settings {
+        address: given(c.address),
+        validator_path: c.validator_path.filter(|p| !p.as_os_str().is_empty()),
+        policy: c.policy,
+        launch: c.launch,
+        guest: c.guest,
+        junit_path: c
+            .junit_path
+            .unwrap_or_else(|| PathBuf::from(format!("amiforge-validation-{build}.xml"))),
+        report_path: c
+            .report_path
+            .unwrap_or_else(|| PathBuf::from(format!("amiforge-validation-{build}.json"))),
+        validated_tags: c.validated_tags,
+        approved_parameter: given(c.approved_parameter),
+        keep_failed,
+    })
+}
+
+/// Field errors (as the validator words them) under the gate's attribute names.
+pub fn as_attributes(e: &FieldErrors) -> ConfigErrors {
+    let mut out = ConfigErrors::new();
+    for f in &e.0 {
+        out.push(&attribute(f), f.message.clone());
+    }
+    out
 }

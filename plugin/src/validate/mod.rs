@@ -21,9 +21,10 @@ use std::time::Duration;
 
 use amiforge_aws::client::Clients;
 use amiforge_model::manifest::Manifest;
-use amiforge_validator::api::pb;
-use amiforge_validator::report::{Report, Verdict};
-use amiforge_validator::request::{Request, Target};
+use amiforge_validator_api::events::Event;
+use amiforge_validator_api::report::{Report, Verdict};
+use amiforge_validator_api::request::{self, Request, Target};
+use amiforge_validator_api::{convert, pb, report::Status};
 use anyhow::{Context, bail};
 use packer_sdk::{
     ConfigErrors, PackerConfig, PostProcessContext, PostProcessOutput, PostProcessor, async_trait,
@@ -75,7 +76,7 @@ impl PostProcessor for Validate {
             .say(format!(
                 "amiforge-validate: validating {} AMI(s) (one per region){}",
                 amis.len(),
-                if self.s.launch.enabled {
+                if self.s.launch.launch {
                     format!(
                         " on {} ({} test instance(s))",
                         self.s.launch.instance_types.join(", "),
@@ -170,15 +171,8 @@ impl Validate {
         amis: &BTreeMap<String, String>,
     ) -> anyhow::Result<pb::ValidateRequest> {
         let s = &self.s;
-        let mut launch = s.launch.clone();
-        if let Some(p) = &s.user_data_file {
-            launch.user_data = Some(
-                std::fs::read_to_string(p)
-                    .with_context(|| format!("user_data_file: reading {}", p.display()))?,
-            );
-        }
         let targets = match manifest {
-            Some(m) => Request::targets_from_manifest(m),
+            Some(m) => request::manifest::targets(m),
             None => amis
                 .iter()
                 .map(|(region, ami)| Target {
@@ -188,13 +182,15 @@ impl Validate {
                 })
                 .collect(),
         };
-        Ok(amiforge_validator::api::convert::to_proto(&Request {
+        let req = request::files::read_user_data(Request {
             targets,
             policy: s.policy.clone(),
-            launch,
+            launch: s.launch.clone(),
             guest: s.guest.clone(),
             run_id: String::new(),
-        }))
+        })
+        .map_err(|e| anyhow::anyhow!("{}", config::as_attributes(&e)))?;
+        Ok(convert::to_proto(&req))
     }
 
     /// Runs the gate on the given validator, or on one started for this build (stopped again,
@@ -216,7 +212,7 @@ impl Validate {
         let bin = server::locate(self.s.validator_path.as_deref())?;
         let local = server::LocalValidator::start(
             &bin,
-            self.s.launch.max_parallel,
+            self.s.launch.max_parallel as usize,
             Duration::from_secs(30),
         )
         .await?;
@@ -245,7 +241,7 @@ impl Validate {
     ) -> anyhow::Result<(Verdict, String, Report)> {
         use pb::validate_event::Event as E;
         let ui = &ctx.ui;
-        let mut client = amiforge_validator::api::client::connect(address)
+        let mut client = amiforge_validator_api::client::connect(address)
             .await
             .with_context(|| format!("connecting to the validator at {address}"))?;
         let mut stream = tokio::select! {
@@ -260,50 +256,27 @@ impl Validate {
             let Some(ev) = msg.and_then(|m| m.event) else {
                 bail!("the validator ended the stream without a verdict");
             };
-            match ev {
-                E::Started(s) => {
-                    let _ = ui
-                        .say(format!(
-                            "amiforge-validate: run {}: {} AMI(s), {} test instance(s)",
-                            s.run_id, s.targets, s.instances
-                        ))
-                        .await;
-                }
-                E::Launched(l) => {
-                    let _ = ui
-                        .message(format!(
-                            "amiforge-validate: {}: launched {} ({}) from {}",
-                            l.region, l.instance_id, l.instance_type, l.ami
-                        ))
-                        .await;
-                }
-                E::Check(c) => {
-                    let line = format!("amiforge-validate: {}", c.line);
-                    if c.status == pb::Status::Passed as i32
-                        || c.status == pb::Status::Skipped as i32
-                    {
-                        let _ = ui.message(line).await;
-                    } else {
-                        let _ = ui.error(line).await;
-                    }
-                }
-                E::CleanedUp(c) => {
-                    let _ = ui
-                        .message(format!(
-                            "amiforge-validate: {}: removed {}",
-                            c.region, c.resource
-                        ))
-                        .await;
-                }
-                E::Verdict(v) => {
-                    let report: Report = serde_json::from_slice(&v.report_json)
-                        .context("the validator's report does not parse")?;
-                    let _ = ui
-                        .say(format!("amiforge-validate: verdict: {}", v.summary))
-                        .await;
-                    return Ok((report.verdict, v.summary, report));
-                }
+            if let E::Verdict(v) = &ev {
+                let report: Report = serde_json::from_slice(&v.report_json)
+                    .context("the validator's report does not parse")?;
+                let _ = ui
+                    .say(format!("amiforge-validate: verdict: {}", v.summary))
+                    .await;
+                return Ok((report.verdict, v.summary.clone(), report));
             }
+            let Some(e) = convert::event_from_proto(pb::ValidateEvent { event: Some(ev) }) else {
+                continue;
+            };
+            let line = format!("amiforge-validate: {}", e.line());
+            let _ = match &e {
+                Event::Started { .. } => ui.say(line).await,
+                Event::Check { check, .. }
+                    if !matches!(check.status, Status::Passed | Status::Skipped) =>
+                {
+                    ui.error(line).await
+                }
+                _ => ui.message(line).await,
+            };
         }
     }
 
@@ -339,7 +312,7 @@ impl Validate {
         }
         std::fs::write(&self.s.report_path, report.to_json())
             .with_context(|| format!("report_path: writing {}", self.s.report_path.display()))?;
-        let junit = amiforge_validator::junit::render(report).context("rendering JUnit")?;
+        let junit = amiforge_validator_api::junit::render(report).context("rendering JUnit")?;
         std::fs::write(&self.s.junit_path, junit)
             .with_context(|| format!("junit_path: writing {}", self.s.junit_path.display()))?;
         Ok(())

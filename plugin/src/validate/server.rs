@@ -113,11 +113,10 @@ impl LocalValidator {
 
     /// SIGTERM, then waits for the server to finish its cleanups (bounded by `wait`; killed after).
     pub async fn stop(mut self, wait: Duration) -> anyhow::Result<()> {
-        if let Some(pid) = self.child.id() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .await;
+        if let Some(pid) = self.child.id().and_then(|p| i32::try_from(p).ok()) {
+            use nix::sys::signal::{Signal, kill};
+            // the server lets its runs clean up, then exits
+            let _ = kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
         }
         match tokio::time::timeout(wait, self.child.wait()).await {
             Ok(Ok(s)) if s.success() => Ok(()),

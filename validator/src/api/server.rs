@@ -19,12 +19,11 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status};
 
-use super::convert;
+use amiforge_validator_api::{FieldErrors, convert, pb};
+
 use super::limit::InstanceLimit;
-use super::pb;
-use super::pb::validator_server::{Validator, ValidatorServer};
+use super::service::validator_server::{Validator, ValidatorServer};
 use crate::events::{Event, Sink};
-use crate::request::BadInput;
 use crate::sweep::{self, Scope};
 
 /// How often a sweep looks whether its instances are gone.
@@ -158,22 +157,27 @@ impl Validator for ValidatorService {
         request: Request<pb::SweepRequest>,
     ) -> Result<Response<pb::SweepResponse>, Status> {
         let r = request.into_inner();
-        let mut errs = Vec::new();
+        let mut errs = FieldErrors::new();
+        let regions = amiforge_validator_api::Path::fields(&["regions"]);
         if r.regions.is_empty() {
-            errs.push("regions: name at least one region (like eu-west-1)".to_string());
+            errs.push(regions.clone(), "name at least one region (like eu-west-1)");
         }
         for (i, region) in r.regions.iter().enumerate() {
             if !artifact::is_region(region) {
-                errs.push(format!(
-                    "regions[{i}]: {region:?} is not a region name (like eu-west-1)"
-                ));
+                errs.push(
+                    regions.clone().index(i),
+                    format!("{region:?} is not a region name (like eu-west-1)"),
+                );
             }
         }
         if r.all && !r.run_id.is_empty() {
-            errs.push("all: give run_id (one run) or all, not both".into());
+            errs.push(
+                amiforge_validator_api::Path::fields(&["all"]),
+                "give run_id (one run) or all, not both",
+            );
         }
         if !errs.is_empty() {
-            return Err(convert::invalid(&BadInput(errs)));
+            return Err(convert::invalid(&errs));
         }
         let scope = if !r.run_id.is_empty() {
             Scope::Run(r.run_id)

@@ -12,7 +12,7 @@ use amiforge_profile::report::Report;
 use amiforge_profile::results::{Collected, ControlResult, Status as Ctl};
 use amiforge_profile::{Mode, Os};
 
-use crate::report::{Check, Status};
+use amiforge_validator_api::report::{Check, Status};
 
 use super::evidence::REPORT_PATH;
 use super::exec;
@@ -117,63 +117,76 @@ pub async fn check<T: Transport>(
             ));
         }
     };
-    let loaded = match profile_for(&report, profile_file) {
-        Ok(l) => l,
+    let (controls, script) = match audit_script(&report, expect_profile_sha256, profile_file) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return Check::new(N, Status::Skipped, expected, "").with_message(
+                "re-auditing Windows images in the guest is not supported yet; the evidence was checked",
+            );
+        }
         Err(e) => return error(expected, e),
     };
+    match run_audit(t, &script, controls).await {
+        Ok(run) => judge(t, &report, &run),
+        Err(e) => error(expected, e),
+    }
+}
+
+/// The build's profile (checked against the report's and the manifest's digests) compiled in
+/// audit mode with the build's parameters and exclusions: (controls, sh script); `None` for a
+/// Windows profile.
+fn audit_script(
+    report: &Report,
+    expect_profile_sha256: Option<&str>,
+    profile_file: Option<&Path>,
+) -> Result<Option<(usize, String)>, String> {
+    let loaded = profile_for(report, profile_file)?;
     let here = amiforge_model::sha256_hex(loaded.text.as_bytes());
     if !here.eq_ignore_ascii_case(&report.profile.sha256) {
-        return error(
-            expected,
-            format!(
-                "profile digests differ: {} has sha256 {here}, the image's report names {} \
-                 (sha256 {}); audit with the exact profile the build used",
-                loaded.source, report.profile.name, report.profile.sha256
-            ),
-        );
+        return Err(format!(
+            "profile digests differ: {} has sha256 {here}, the image's report names {} \
+             (sha256 {}); audit with the exact profile the build used",
+            loaded.source, report.profile.name, report.profile.sha256
+        ));
     }
     if let Some(m) = expect_profile_sha256
         && !m.eq_ignore_ascii_case(&report.profile.sha256)
     {
-        return error(
-            expected,
-            format!(
-                "profile digests differ: the manifest says sha256 {m}, the image's report says {}",
-                report.profile.sha256
-            ),
-        );
+        return Err(format!(
+            "profile digests differ: the manifest says sha256 {m}, the image's report says {}",
+            report.profile.sha256
+        ));
     }
     if loaded.profile.profile.os != Os::Linux {
-        return Check::new(N, Status::Skipped, expected, "").with_message(
-            "re-auditing Windows images in the guest is not supported yet; the evidence was checked",
-        );
+        return Ok(None);
     }
-    let resolved = match amiforge_profile::resolve(
+    let resolved = amiforge_profile::resolve(
         &loaded,
         Mode::Audit,
         &report.profile.excluded,
         &report.profile.parameters,
-    ) {
-        Ok(r) => r,
-        Err(errs) => {
-            let e: Vec<String> = errs.iter().map(ToString::to_string).collect();
-            return error(
-                expected,
-                format!(
-                    "the report's parameters/exclusions do not fit the profile: {}",
-                    e.join("; ")
-                ),
-            );
-        }
-    };
+    )
+    .map_err(|errs| {
+        let e: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        format!(
+            "the report's parameters/exclusions do not fit the profile: {}",
+            e.join("; ")
+        )
+    })?;
     let script = compile(&resolved);
     if script.language != Language::Sh {
-        return error(expected, "the profile does not compile to a shell script");
+        return Err("the profile does not compile to a shell script".into());
     }
-    let out = match exec::run_root(t, &script.text, true).await {
-        Ok(o) => o,
-        Err(e) => return error(expected, e),
-    };
+    Ok(Some((resolved.controls.len(), script.text)))
+}
+
+/// Runs the audit script as root and collects its result lines (all `controls` reported).
+async fn run_audit<T: Transport>(
+    t: &T,
+    script: &str,
+    controls: usize,
+) -> Result<Collected, String> {
+    let out = exec::run_root(t, script, true).await?;
     let mut run = Collected::default();
     let mut bad = Vec::new();
     for line in out.stdout.lines() {
@@ -182,29 +195,30 @@ pub async fn check<T: Transport>(
         }
     }
     if !bad.is_empty() {
-        return error(
-            expected,
-            format!("the audit printed unusable lines: {}", bad.join("; ")),
-        );
+        return Err(format!(
+            "the audit printed unusable lines: {}",
+            bad.join("; ")
+        ));
     }
     if !run.done || out.exit != 0 {
-        return error(
-            expected,
-            format!(
-                "the audit did not finish on {} (exit {}, {} of {} controls reported): {}",
-                t.describe(),
-                out.exit,
-                run.results.len(),
-                resolved.controls.len(),
-                last_line(&out.stderr)
-            ),
-        );
+        return Err(format!(
+            "the audit did not finish on {} (exit {}, {} of {controls} controls reported): {}",
+            t.describe(),
+            out.exit,
+            run.results.len(),
+            last_line(&out.stderr)
+        ));
     }
+    Ok(run)
+}
+
+/// Passed when every control that held at build time holds now; else failed, naming them.
+fn judge<T: Transport>(t: &T, report: &Report, run: &Collected) -> Check {
     let found = format!(
         "audit results sha256 {}",
         amiforge_model::sha256_hex(run.results_text.as_bytes())
     );
-    let (held, lost) = regressions(&report, &run.results);
+    let (held, lost) = regressions(report, &run.results);
     let expected = format!("{held} control(s) that held at build time hold now");
     if lost.is_empty() {
         let s = amiforge_profile::Summary::of(&run.results);

@@ -2,7 +2,7 @@
 //! (`/etc/amiforge/hardening.json`, the exact bytes of the build's report) is there, and is the
 //! report the build wrote: its sha256 equals the manifest's `hardening.report_sha256` when known.
 
-use crate::report::{Check, Status};
+use amiforge_validator_api::report::{Check, Status};
 
 use super::exec;
 use super::transport::Transport;

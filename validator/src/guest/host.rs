@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{Event, Sink};
-use crate::report::{Report, Suite};
+use amiforge_validator_api::report::{Report, Suite};
 
 use super::session::Session;
 use super::ssh::{Address, Ssh};
@@ -51,7 +51,7 @@ pub async fn check_host(h: &HostCheck, sink: &Sink, cancel: &CancellationToken) 
         Err(e) => super::skipped(&h.plan, &e)
             .into_iter()
             .map(|mut c| {
-                c.status = crate::report::Status::Error;
+                c.status = amiforge_validator_api::report::Status::Error;
                 c
             })
             .collect(),
@@ -71,7 +71,7 @@ pub async fn check_host(h: &HostCheck, sink: &Sink, cancel: &CancellationToken) 
         instance_id: None,
         checks,
     }];
-    let cleanup = crate::report::Cleanup::default();
+    let cleanup = amiforge_validator_api::report::Cleanup::default();
     let interrupted = cancel.is_cancelled();
     let report = Report::finish(
         "",

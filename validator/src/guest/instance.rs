@@ -8,8 +8,8 @@ use amiforge_aws::client::Clients;
 use amiforge_aws::instances;
 use tokio_util::sync::CancellationToken;
 
-use crate::report::{Check, Status};
-use crate::request::{self, Request, Target};
+use amiforge_validator_api::report::{Check, Status};
+use amiforge_validator_api::{Request, Target};
 
 use super::session::{RegionKey, Session};
 use super::ssh::{Address, Ssh};
@@ -41,19 +41,19 @@ impl Instance<'_> {
         };
         let wait_until = Instant::now() + self.req.launch.timeout;
         match self.req.guest.transport {
-            request::Transport::None => Vec::new(),
-            request::Transport::Ssm => {
+            amiforge_validator_api::Transport::None => Vec::new(),
+            amiforge_validator_api::Transport::Ssm => {
                 let t = Ssm {
                     clients: self.clients,
                     region: self.target.region.clone(),
                     instance: self.id.to_string(),
                     wait_until,
-                    poll: self.req.launch.poll,
+                    poll: self.req.launch.poll_interval,
                     command_timeout: COMMAND_TIMEOUT,
                 };
                 run_checks(&t, &plan, self.cancel).await
             }
-            request::Transport::Ssh => match self.ssh(&plan, wait_until).await {
+            amiforge_validator_api::Transport::Ssh => match self.ssh(&plan, wait_until).await {
                 Ok(t) => run_checks(&t, &plan, self.cancel).await,
                 Err(e) => {
                     let mut v = skipped(&plan, &format!("the guest was not reached: {e}"));
@@ -92,7 +92,7 @@ impl Instance<'_> {
             .key
             .ok_or_else(|| format!("no key pair for {}", self.target.region))?;
         Ok(Ssh {
-            user: g.ssh_user.clone().unwrap_or_else(|| "ec2-user".into()),
+            user: g.ssh_username().to_string(),
             address,
             key: key.file.clone(),
             known_hosts: self.session.known_hosts(self.id),

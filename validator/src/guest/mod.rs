@@ -38,8 +38,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use transport::{Output, Transport};
 
-use crate::report::{Check, Status};
-use crate::request::{self, Request, Target, UserCheck};
+use amiforge_validator_api::report::{Check, Status};
+use amiforge_validator_api::{Request, Target, UserCheck};
 
 /// What the build's hardening is expected to be.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,7 +73,7 @@ impl Plan {
     /// (transport `none`, or no hardening recorded and no in-guest checks asked for).
     pub fn for_target(req: &Request, t: &Target) -> Option<Plan> {
         let g = &req.guest;
-        if g.transport == request::Transport::None {
+        if g.transport == amiforge_validator_api::Transport::None {
             return None;
         }
         let e = &t.expect;
@@ -81,10 +81,10 @@ impl Plan {
             e.report_sha256.is_some() || e.profile_sha256.is_some() || e.profile.is_some();
         // SSH is never the default: choosing it asks for in-guest checks
         let user_data = req.launch.user_data.is_some();
-        let asked = !g.checks.is_empty()
+        let asked = !g.check.is_empty()
             || g.profile_file.is_some()
             || user_data
-            || g.transport == request::Transport::Ssh;
+            || g.transport == amiforge_validator_api::Transport::Ssh;
         if !expected && !asked {
             return None;
         }
@@ -98,7 +98,7 @@ impl Plan {
                     "no hardening is recorded for {} (its manifest has no hardening digests): \
                      the image carries no hardening evidence to check{}",
                     t.ami,
-                    if g.checks.is_empty() {
+                    if g.check.is_empty() {
                         "; nothing else was asked to run in the guest"
                     } else {
                         "; only the user checks ran"
@@ -106,7 +106,7 @@ impl Plan {
                 )
             }),
             profile_file: g.profile_file.clone(),
-            checks: g.checks.clone(),
+            checks: g.check.clone(),
             user_data: user_data.then_some(req.launch.timeout),
             no_user_data: match e.strategy {
                 Some(s) if s.configures_at_launch() && !user_data => Some(format!(
@@ -124,13 +124,10 @@ impl Plan {
     }
 }
 
-/// Whether any AMI of `req` needs a connection to its test instances.
+/// Whether any AMI of `req` needs a connection to its test instances (the request's own rule,
+/// which its checks use too; [`Plan::for_target`] agrees: a test holds them equal).
 pub fn needs_guest(req: &Request) -> bool {
-    req.launch.enabled
-        && req
-            .targets
-            .iter()
-            .any(|t| Plan::for_target(req, t).is_some_and(|p| p.needs_guest()))
+    req.connects_to_guests()
 }
 
 /// Every check's name in the order [`run_checks`] reports them.
@@ -252,7 +249,7 @@ pub async fn run_checks<T: Transport>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::{Expect, Guest};
+    use amiforge_validator_api::{Expect, Guest};
 
     fn req(guest: Guest, expect: Expect) -> (Request, Target) {
         let t = Target {
@@ -282,6 +279,40 @@ mod tests {
     }
 
     #[test]
+    fn the_request_rule_for_guest_connections_agrees_with_the_plans() {
+        let uc: UserCheck = "t=true".parse().unwrap();
+        for transport in [
+            amiforge_validator_api::Transport::Ssm,
+            amiforge_validator_api::Transport::Ssh,
+            amiforge_validator_api::Transport::None,
+        ] {
+            for expect in [Expect::default(), hardened()] {
+                for checks in [vec![], vec![uc.clone()]] {
+                    for user_data in [None, Some("#!/bin/sh\n".to_string())] {
+                        for launch in [true, false] {
+                            let (mut r, _) = req(
+                                Guest {
+                                    transport,
+                                    check: checks.clone(),
+                                    ..Guest::default()
+                                },
+                                expect.clone(),
+                            );
+                            r.launch.user_data = user_data.clone();
+                            r.launch.launch = launch;
+                            let by_plans = r.launch.launch
+                                && r.targets.iter().any(|t| {
+                                    Plan::for_target(&r, t).is_some_and(|p| p.needs_guest())
+                                });
+                            assert_eq!(needs_guest(&r), by_plans, "{r:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn hardened_amis_are_checked_unless_the_transport_is_none() {
         let (r, t) = req(Guest::default(), hardened());
         let p = Plan::for_target(&r, &t).unwrap();
@@ -296,7 +327,7 @@ mod tests {
         assert!(needs_guest(&r));
         let (r, t) = req(
             Guest {
-                transport: request::Transport::None,
+                transport: amiforge_validator_api::Transport::None,
                 ..Guest::default()
             },
             hardened(),
@@ -347,7 +378,7 @@ mod tests {
         );
         let (r, t) = req(
             Guest {
-                transport: request::Transport::Ssh,
+                transport: amiforge_validator_api::Transport::Ssh,
                 ..Guest::default()
             },
             Expect::default(),
@@ -369,7 +400,7 @@ mod tests {
         };
         let (r, t) = req(
             Guest {
-                checks: vec![uc],
+                check: vec![uc],
                 ..Guest::default()
             },
             Expect::default(),

@@ -13,7 +13,7 @@ use amiforge_aws::instances;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::ledger::Ledger;
-use crate::request::Request;
+use amiforge_validator_api::request::Request;
 
 pub struct Session {
     dir: tempfile::TempDir,
@@ -72,10 +72,8 @@ pub async fn region_key(
     ledger: &Ledger,
     session: &Session,
 ) -> Result<RegionKey, String> {
-    if let (Some(name), Some(file)) = (
-        &req.guest.ssh_key_pair_name,
-        &req.guest.ssh_private_key_file,
-    ) {
+    if let (Some(name), Some(file)) = (&req.guest.ssh_keypair_name, &req.guest.ssh_private_key_file)
+    {
         return Ok(RegionKey {
             name: name.clone(),
             file: file.clone(),

@@ -1,8 +1,8 @@
 //! `guest.user:<name>`: a user's own in-guest check. The command runs with `sh` as root; it
 //! passes when it exits with the expected code and, when a regex is given, its stdout matches.
 
-use crate::report::{Check, Status};
-use crate::request::UserCheck;
+use amiforge_validator_api::UserCheck;
+use amiforge_validator_api::report::{Check, Status};
 
 use super::exec;
 use super::transport::{Transport, last_line};

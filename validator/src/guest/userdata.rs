@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::report::{Check, Status};
+use amiforge_validator_api::report::{Check, Status};
 
 use super::exec;
 use super::transport::{Transport, last_line};

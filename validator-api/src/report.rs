@@ -186,6 +186,20 @@ impl Report {
         )
     }
 
+    /// The report of a request that never ran (bad input): the verdict and every problem.
+    pub fn refused(e: &crate::field::FieldErrors) -> Report {
+        Report {
+            schema: SCHEMA.into(),
+            run_id: String::new(),
+            started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            seconds: 0.0,
+            verdict: Verdict::BadInput,
+            summary: e.to_string(),
+            suites: Vec::new(),
+            cleanup: Cleanup::default(),
+        }
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
         v.push(b'\n');

@@ -1,0 +1,167 @@
+//! The command line's arguments, parsed once into one model: `run` flattens the validator's
+//! settings structs (the same structs the gate's HCL and the gRPC API use, so every flag has the
+//! setting's own name); `check`, `sweep` and `serve` have their own few flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use amiforge_model::Strategy;
+use amiforge_validator_api::{Guest, Launch, Policy, UserCheck};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "amiforge-validator",
+    version,
+    about = "Launch-test AMIs in every region and gate CI on the result"
+)]
+pub struct Cli {
+    /// Home region for the AWS configuration (default: AWS_REGION, else us-east-1).
+    #[arg(long, global = true, env = "AWS_REGION")]
+    pub region: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Validate AMIs: attribute gate, test launches, cleanup, verdict.
+    Run(Box<RunArgs>),
+    /// Remove instances, key pairs and security groups that validator runs left behind.
+    Sweep(SweepArgs),
+    /// Run the in-guest checks (hardening evidence, audit, user checks) on a running host over
+    /// SSH; no AWS. Exit 0 pass, 1 failed, 2 bad input, 3 unreachable/infrastructure error.
+    Check(Box<CheckArgs>),
+    /// Serve the gRPC API (amiforge.validator.v1) to many pipelines at once.
+    Serve(ServeArgs),
+}
+
+/// Where the reports go and how much is printed.
+#[derive(Args, Debug, Default)]
+pub struct OutputArgs {
+    /// Write a JUnit XML report.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write the JSON report.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Print only the verdict.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// A replicate manifest (amiforge-replicate's manifest_path): every region's AMI and what it
+    /// should be.
+    #[arg(long, conflicts_with = "ami")]
+    pub manifest: Option<PathBuf>,
+    /// AMIs as region:ami-id pairs, comma-separated (Packer's artifact id form).
+    #[arg(long)]
+    pub ami: Option<String>,
+    /// Expected KMS key per region: REGION=KEY (alias, id or ARN; repeatable; manifests carry it).
+    #[arg(long = "kms-key", value_parser = parse_pair)]
+    pub kms_keys: Vec<(String, String)>,
+    /// Image strategy (full, hybrid, os-only) for the shelf-life check; manifests carry it.
+    #[arg(long)]
+    pub strategy: Option<Strategy>,
+    /// Name this run (tags, client tokens); default: generated.
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// User checks from a file: TOML `[[check]]` tables or a JSON list, each with name, command,
+    /// expect_exit (default 0), expect_output (regex, optional).
+    #[arg(long, alias = "checks")]
+    pub checks_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy: Policy,
+    #[command(flatten)]
+    pub launch: Launch,
+    #[command(flatten)]
+    pub guest: Guest,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The host: USER@HOST[:PORT] (root, or a user with passwordless sudo).
+    #[arg(long)]
+    pub ssh: String,
+    /// Private key file that logs in as USER.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The replicate manifest of the image the host runs (expected report and profile sha256).
+    #[arg(long, conflicts_with_all = ["report_sha256", "profile_sha256"])]
+    pub manifest: Option<PathBuf>,
+    /// Expected sha256 of the hardening evidence on the host (the build's report).
+    #[arg(long)]
+    pub report_sha256: Option<String>,
+    /// Expected sha256 of the hardening profile.
+    #[arg(long)]
+    pub profile_sha256: Option<String>,
+    /// Only the user checks: no hardening evidence or audit.
+    #[arg(long, conflicts_with_all = ["manifest", "report_sha256", "profile_sha256"])]
+    pub no_hardening: bool,
+    /// Audit with this profile file instead of the built-in the image's report names.
+    #[arg(long)]
+    pub profile_file: Option<PathBuf>,
+    /// A user check: NAME=COMMAND[,exit=N][,output=REGEX] (repeatable).
+    #[arg(long = "check", value_name = "NAME=COMMAND[,exit=N][,output=REGEX]")]
+    pub check: Vec<UserCheck>,
+    /// User checks from a file (TOML `[[check]]` tables or a JSON list).
+    #[arg(long, alias = "checks")]
+    pub checks_file: Option<PathBuf>,
+    /// Keep retrying the connection this long (sshd starting).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub wait: Duration,
+    /// Per connection attempt.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// Regions to sweep, comma-separated.
+    #[arg(long, value_delimiter = ',', required_unless_present = "manifest")]
+    pub regions: Vec<String>,
+    /// Sweep the regions of this manifest.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// Only this run's resources.
+    #[arg(long, conflicts_with = "all")]
+    pub run_id: Option<String>,
+    /// Every validator resource, also of runs that may still be going.
+    #[arg(long)]
+    pub all: bool,
+    /// List, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Where to listen: HOST:PORT (e.g. 127.0.0.1:7070; port 0 picks one) or unix:/path/to.sock.
+    #[arg(long)]
+    pub listen: String,
+    /// Test instances alive at once across every concurrent Validate call.
+    #[arg(long, default_value_t = amiforge_validator::api::limit::DEFAULT_MAX_INSTANCES as u32,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_instances: u32,
+    /// Shut down (cancel runs, clean up, exit) when stdin closes: a parent that starts this
+    /// server keeps a pipe open, so a killed parent never leaves the server running.
+    #[arg(long)]
+    pub stop_on_stdin_close: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    amiforge_model::duration::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{s:?}: write REGION=VALUE")),
+    }
+}
