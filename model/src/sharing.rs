@@ -161,4 +161,24 @@ mod tests {
             Some("eu-west-1")
         );
     }
+
+    #[test]
+    fn sharing_reads_as_words() {
+        assert_eq!(Sharing::default().to_string(), "nobody else");
+        let s = Sharing {
+            account_ids: vec!["111122223333".into(), "444455556666".into()],
+            org_arns: vec!["arn:aws:organizations::123456789012:organization/o-abcdef1234".into()],
+            ou_arns: Vec::new(),
+            public: false,
+        };
+        assert_eq!(
+            s.to_string(),
+            "accounts 111122223333, 444455556666; organizations arn:aws:organizations::123456789012:organization/o-abcdef1234"
+        );
+        let public = Sharing {
+            public: true,
+            ..Sharing::default()
+        };
+        assert_eq!(public.to_string(), "everyone (public)");
+    }
 }

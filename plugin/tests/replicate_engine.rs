@@ -384,6 +384,11 @@ async fn retention_keeps_n_releases_and_dry_run_changes_nothing() {
         ev.iter()
             .any(|e| matches!(e, Event::Message(m) if m.starts_with("dry run: would copy to")))
     );
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::Message(m) if m.ends_with(", share with nobody else"))),
+        "sharing in words: {ev:?}"
+    );
     assert_eq!(
         inventory(&c, &[HOME, "us-west-2", "eu-west-1"]).await,
         before_with_src,

@@ -28,8 +28,24 @@ fn source(emu: &Emulator, sbx: Option<&Sandbox>) -> String {
     emu.amazon_ebs_source(&format!("  {communicator}"))
 }
 
+/// A work directory with the plugin installed.
+fn workdir() -> Workdir {
+    let w = Workdir::new();
+    w.link(&amiforge_bin(), "packer-plugin-amiforge");
+    w
+}
+
 fn packer(w: &Workdir, emu: &Emulator, args: &[&str]) -> PackerOutput {
     w.packer_with_env(args, &emu.env())
+}
+
+/// A template: the amazon-ebs source without a communicator, then one `post-processors` chain
+/// with `post_processors` in it.
+fn chain(emu: &Emulator, post_processors: &str) -> String {
+    format!(
+        "{}\nbuild {{\n  sources = [\"source.amazon-ebs.web\"]\n  post-processors {{\n    {post_processors}\n  }}\n}}\n",
+        source(emu, None)
+    )
 }
 
 async fn clients(emu: &Emulator) -> Clients {
@@ -54,8 +70,7 @@ async fn amazon_ebs_build_is_hardened_replicated_and_recorded() {
             .unwrap();
         keys.insert(r, k.key_metadata().unwrap().arn().unwrap().to_string());
     }
-    let w = Workdir::new();
-    w.link(&amiforge_bin(), "packer-plugin-amiforge");
+    let w = workdir();
     let kms: Vec<String> = REGIONS
         .iter()
         .map(|r| format!("\"{r}\" = \"alias/images\""))
@@ -152,8 +167,7 @@ build {{
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_is_named_by_validate_or_before_the_first_copy() {
     let emu = Emulator::start(0.0);
-    let w = Workdir::new();
-    w.link(&amiforge_bin(), "packer-plugin-amiforge");
+    let w = workdir();
     let with = |attrs: &str| {
         format!(
             "{}\nbuild {{\n  sources = [\"source.amazon-ebs.web\"]\n  post-processor \"amiforge-replicate\" {{\n{attrs}\n  }}\n}}\n",
@@ -221,25 +235,17 @@ async fn bad_input_is_named_by_validate_or_before_the_first_copy() {
 async fn packer_destroying_the_artifact_deletes_every_copy() {
     let emu = Emulator::start(0.0);
     let c = clients(&emu).await;
-    let w = Workdir::new();
-    w.link(&amiforge_bin(), "packer-plugin-amiforge");
-    let t = format!(
-        r#"{src}
-build {{
-  sources = ["source.amazon-ebs.web"]
-  post-processors {{
-    post-processor "amiforge-replicate" {{
+    let w = workdir();
+    let t = chain(
+        &emu,
+        r#"post-processor "amiforge-replicate" {
       regions       = ["eu-west-1", "us-west-2"]
       manifest_path = "out/manifest.json"
-    }}
-    post-processor "artifice" {{
+    }
+    post-processor "artifice" {
       files               = ["out/manifest.json"]
       keep_input_artifact = false
-    }}
-  }}
-}}
-"#,
-        src = source(&emu, None)
+    }"#,
     );
     w.write("t.pkr.hcl", &t);
     packer(&w, &emu, &["build", "-color=false", "t.pkr.hcl"])
@@ -273,4 +279,41 @@ build {{
             assert!(!e.snapshots.is_empty());
         }
     }
+}
+
+/// A dry run copies nothing; the artifact it hands on names the AMI it would have copied from
+/// (so Packer's `manifest` post-processor records that, not an empty id) and says it is a dry run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_hands_on_the_ami_it_would_have_copied_from() {
+    let emu = Emulator::start(0.0);
+    let w = workdir();
+    let t = chain(
+        &emu,
+        r#"post-processor "amiforge-replicate" {
+      regions       = ["eu-west-1", "us-west-2"]
+      dry_run       = true
+      manifest_path = "out/manifest.json"
+    }
+    post-processor "manifest" {
+      output = "out/packer-manifest.json"
+    }"#,
+    );
+    w.write("t.pkr.hcl", &t);
+    packer(&w, &emu, &["build", "-color=false", "t.pkr.hcl"])
+        .assert_ok()
+        .assert_contains("dry run: would copy to eu-west-1")
+        .assert_contains("Dry run: no AMIs were created");
+    let m: Manifest =
+        serde_json::from_slice(&std::fs::read(w.path().join("out/manifest.json")).unwrap())
+            .unwrap();
+    assert!(m.dry_run && m.regions.is_empty());
+    assert_eq!(emu.count("CopyImage", None), 0, "a dry run copies nothing");
+    let pm: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(w.path().join("out/packer-manifest.json")).unwrap())
+            .unwrap();
+    let last = &pm["builds"].as_array().unwrap().last().unwrap();
+    assert_eq!(
+        last["artifact_id"],
+        format!("{}:{}", m.source.region, m.source.ami)
+    );
 }
