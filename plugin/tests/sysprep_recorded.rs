@@ -328,7 +328,7 @@ async fn several_agents_v2_wins_and_the_sequence_is_exact() {
     assert_eq!(
         calls[2],
         Call::Upload {
-            path: Agent::Ec2LaunchV2.answer_file_path().into(),
+            path: Agent::Ec2LaunchV2.answer_file_path(),
             bytes: want_xml
         }
     );

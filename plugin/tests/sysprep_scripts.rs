@@ -2,52 +2,21 @@
 //! the tree-sitter PowerShell grammar (no ERROR or MISSING node), the scripts and the answer file
 //! match reviewed golden files per agent, and one golden table pins, per Windows Server build,
 //! which agent is chosen and what runs. Regenerate with
-//! `UPDATE_GOLDEN=1 cargo nextest run -p amiforge-plugin --test sysprep_scripts`.
+//! `UPDATE_EXPECT=1 cargo nextest run -p amiforge-plugin --test sysprep_scripts`.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
-use amiforge_plugin::sysprep::config::{AgentChoice, Secret};
+use amiforge_plugin::sysprep::config::AgentChoice;
 use amiforge_plugin::sysprep::detect::{Agent, Probe, Release, TAG, decide, describe_build};
 use amiforge_plugin::sysprep::scripts::{self, RunPlan, Scrub};
 use amiforge_plugin::sysprep::unattend::{self, AnswerSettings, Arch, ComputerName};
+use amiforge_profile::test_util::powershell_errors as ps_errors;
+use expect_test::expect_file;
+use secrecy::SecretString;
 
-fn ps_errors(text: &str) -> Vec<String> {
-    let mut parser = tree_sitter::Parser::new();
-    parser
-        .set_language(&tree_sitter_powershell::LANGUAGE.into())
-        .expect("grammar loads");
-    let tree = parser.parse(text, None).expect("parse runs");
-    let mut errs = Vec::new();
-    let mut cursor = tree.walk();
-    let mut stack = vec![tree.root_node()];
-    while let Some(n) = stack.pop() {
-        if n.is_error() || n.is_missing() {
-            let p = n.start_position();
-            let line = text.lines().nth(p.row).unwrap_or("");
-            errs.push(format!("line {}: {} | {line}", p.row + 1, n.kind()));
-        }
-        if n.has_error() {
-            stack.extend(n.children(&mut cursor));
-        }
-    }
-    errs
-}
-
+/// The reviewed golden file `name` (in `golden/sysprep/`) holds exactly `text`.
 fn golden(name: &str, text: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden/sysprep")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, text).unwrap();
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
-    assert!(
-        want == text,
-        "{} differs from the generated text; review and UPDATE_GOLDEN=1",
-        path.display()
-    );
+    expect_file![format!("golden/sysprep/{name}")].assert_eq(text);
 }
 
 const PASSWORD: &str = "Corr3ct-Horse-Battery!";
@@ -77,7 +46,7 @@ fn all_plans() -> Vec<(String, RunPlan)> {
                     let mut p = plan(agent, shutdown);
                     p.clean_logs = clean_logs;
                     if scrub {
-                        p.scrub = Some(Scrub::new(&Secret::new(PASSWORD), SALT));
+                        p.scrub = Some(Scrub::new(&SecretString::from(PASSWORD), SALT));
                         p.remove_appx = vec![
                             "Microsoft.MicrosoftEdge.Stable_120.0_neutral__8wekyb3d8bbwe".into(),
                             "It's.Quoted_1.0_x64__abc".into(),
@@ -160,7 +129,7 @@ fn golden_scripts_per_agent() {
         &scripts::run_script(&plan(Agent::Ec2Config, true)),
     );
     let mut p = plan(Agent::Ec2LaunchV2, false);
-    p.scrub = Some(Scrub::new(&Secret::new(PASSWORD), SALT));
+    p.scrub = Some(Scrub::new(&SecretString::from(PASSWORD), SALT));
     p.remove_appx = vec!["Microsoft.MicrosoftEdge.Stable_120.0_neutral__8wekyb3d8bbwe".into()];
     golden("run-ec2launch-v2-scrub-appx.ps1", &scripts::run_script(&p));
 }

@@ -30,6 +30,16 @@ pub enum Source {
     File(PathBuf),
 }
 
+impl Source {
+    /// What a report says the profile came from: [`crate::report::BUILTIN_SOURCE`] or the path.
+    pub fn report_source(&self) -> String {
+        match self {
+            Source::Builtin(_) => crate::report::BUILTIN_SOURCE.to_string(),
+            Source::File(p) => p.display().to_string(),
+        }
+    }
+}
+
 impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -14,16 +14,26 @@ use crate::results::{Collected, Facts, Package, Status, Summary};
 /// Version tag of the report format.
 pub const SCHEMA: &str = "amiforge.hardening-report/v1";
 
+/// [`ProfileRef::source`] of a built-in profile (any other value is the profile file's path).
+pub const BUILTIN_SOURCE: &str = "built-in";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileRef {
     pub name: String,
     pub version: String,
-    /// `built-in` or the file path it was loaded from.
+    /// [`BUILTIN_SOURCE`] or the file path it was loaded from.
     pub source: String,
     /// sha256 of the profile file's exact bytes.
     pub sha256: String,
     pub parameters: BTreeMap<String, String>,
     pub excluded: Vec<String>,
+}
+
+impl ProfileRef {
+    /// Whether the run used a built-in profile (found again by [`ProfileRef::name`]).
+    pub fn is_builtin(&self) -> bool {
+        self.source == BUILTIN_SOURCE
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,7 +89,7 @@ pub enum ReportError {
 /// What the caller knows about the run besides the script's output.
 #[derive(Debug, Clone)]
 pub struct RunInfo<'a> {
-    /// `built-in` or the profile file path.
+    /// [`BUILTIN_SOURCE`] or the profile file path ([`crate::Source::report_source`]).
     pub source: &'a str,
     pub excluded: &'a [String],
     pub script_sha256: &'a str,
@@ -138,7 +148,7 @@ pub fn build(r: &Resolved, info: RunInfo<'_>, run: &Collected) -> Result<Report,
         results_sha256: amiforge_model::sha256_hex(run.results_text.as_bytes()),
         sbom: SbomRef {
             format: "CycloneDX 1.5 JSON".into(),
-            file: "sbom.cdx.json".into(),
+            file: crate::evidence::SBOM_FILE.into(),
             sha256: info.sbom_sha256.to_string(),
             components: run.packages.len(),
         },

@@ -1,35 +1,14 @@
 //! The generated scripts: PowerShell parses with the tree-sitter PowerShell grammar (no Windows
 //! here to run it), and both languages match reviewed golden files for one control of every kind.
-//! Regenerate goldens with `UPDATE_GOLDEN=1 cargo test -p amiforge-profile --test scripts`.
+//! Regenerate goldens with `UPDATE_EXPECT=1 cargo test -p amiforge-profile --test scripts`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use amiforge_profile::compile::compile;
 use amiforge_profile::load::{Source, parse};
+use amiforge_profile::test_util::powershell_errors as ps_errors;
 use amiforge_profile::{Mode, builtin, resolve};
-
-fn ps_errors(text: &str) -> Vec<String> {
-    let mut parser = tree_sitter::Parser::new();
-    parser
-        .set_language(&tree_sitter_powershell::LANGUAGE.into())
-        .expect("grammar loads");
-    let tree = parser.parse(text, None).expect("parse runs");
-    let mut errs = Vec::new();
-    let mut cursor = tree.walk();
-    let mut stack = vec![tree.root_node()];
-    while let Some(n) = stack.pop() {
-        if n.is_error() || n.is_missing() {
-            let p = n.start_position();
-            let line = text.lines().nth(p.row).unwrap_or("");
-            errs.push(format!("line {}: {} | {line}", p.row + 1, n.kind()));
-        }
-        if n.has_error() {
-            stack.extend(n.children(&mut cursor));
-        }
-    }
-    errs
-}
+use expect_test::expect_file;
 
 #[test]
 fn windows_baseline_script_parses_as_powershell() {
@@ -58,22 +37,6 @@ fn windows_baseline_script_parses_as_powershell() {
 fn the_parse_check_catches_broken_powershell() {
     assert!(!ps_errors("function F { if ($x { 'unclosed' }\n").is_empty());
     assert!(ps_errors("function F { if ($x) { 'ok' } }\n").is_empty());
-}
-
-fn golden(name: &str, text: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, text).unwrap();
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
-    assert!(
-        want == text,
-        "{} differs from the generated script; review and UPDATE_GOLDEN=1",
-        path.display()
-    );
 }
 
 /// The control lines only (the runtime is reviewed as its own file).
@@ -140,7 +103,7 @@ fn windows_kinds_golden() {
     let r = resolve(&l, Mode::Enforce, &[], &BTreeMap::new()).unwrap();
     let text = compile(&r).text;
     assert!(ps_errors(&text).is_empty(), "{:?}", ps_errors(&text));
-    golden("windows-kinds.ps1", &calls(&text, "$AF_MODE ="));
+    expect_file!["golden/windows-kinds.ps1"].assert_eq(&calls(&text, "$AF_MODE ="));
 }
 
 const LINUX_KINDS: &str = r#"[profile]
@@ -252,5 +215,5 @@ check = { kind = "command", check = "test ! -e /etc/hosts.equiv" }
 fn linux_kinds_golden() {
     let l = parse(Source::File("kinds.toml".into()), LINUX_KINDS.to_string()).unwrap();
     let r = resolve(&l, Mode::Enforce, &["cmd".to_string()], &BTreeMap::new()).unwrap();
-    golden("linux-kinds.sh", &calls(&compile(&r).text, "\nAF_MODE="));
+    expect_file!["golden/linux-kinds.sh"].assert_eq(&calls(&compile(&r).text, "\nAF_MODE="));
 }

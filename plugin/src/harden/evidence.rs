@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use amiforge_profile::evidence::{REPORT_FILE, SBOM_FILE};
 use amiforge_profile::report::Report;
 use anyhow::Context;
 
@@ -21,8 +22,8 @@ pub fn archive(report: &Report, sbom: &[u8]) -> anyhow::Result<Vec<u8>> {
         .unwrap_or(0);
     let mut t = tar::Builder::new(Vec::new());
     for (name, data) in [
-        ("hardening.json", report_bytes(report)?),
-        ("sbom.cdx.json", sbom.to_vec()),
+        (REPORT_FILE, report_bytes(report)?),
+        (SBOM_FILE, sbom.to_vec()),
     ] {
         let mut h = tar::Header::new_ustar();
         h.set_size(data.len() as u64);
@@ -42,8 +43,8 @@ pub fn upload_document(report: &Report, sbom: &[u8]) -> anyhow::Result<Vec<u8>> 
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
     let doc = serde_json::json!({
-        "hardening.json": b64.encode(report_bytes(report)?),
-        "sbom.cdx.json": b64.encode(sbom),
+        REPORT_FILE: b64.encode(report_bytes(report)?),
+        SBOM_FILE: b64.encode(sbom),
         "complete": true,
     });
     serde_json::to_vec(&doc).context("encoding the evidence")

@@ -13,6 +13,7 @@ mod summary;
 use std::collections::BTreeMap;
 
 use amiforge_profile::compile::{Language, compile};
+use amiforge_profile::evidence as on_image;
 use amiforge_profile::report::{self, Report};
 use amiforge_profile::results::{Collected, ControlResult, Status};
 use amiforge_profile::{Mode, Severity};
@@ -151,13 +152,7 @@ impl Harden {
                 &written.report_sha256[..12],
                 written.sbom.display(),
                 report.sbom.components,
-                match (r.mode, script.language) {
-                    (Mode::Audit, _) => "",
-                    (Mode::Enforce, Language::Sh) => "; evidence in /etc/amiforge on the image",
-                    (Mode::Enforce, Language::PowerShell) => {
-                        "; evidence in %ProgramData%\\amiforge on the image"
-                    }
-                }
+                evidence_note(r.mode, script.language)
             ))
             .await?;
         self.verdict(&report)
@@ -256,10 +251,7 @@ impl Harden {
         if let Some(id) = ctx.generated.get("ID").and_then(|v| v.as_str()) {
             build.insert("instance_id".into(), id.to_string());
         }
-        let source = match &self.p.loaded.source {
-            amiforge_profile::Source::Builtin(_) => "built-in".to_string(),
-            amiforge_profile::Source::File(p) => p.display().to_string(),
-        };
+        let source = self.p.loaded.source.report_source();
         let sbom_sha256 = amiforge_model::sha256_hex(&sbom);
         let info = report::RunInfo {
             source: &source,
@@ -297,4 +289,14 @@ impl Harden {
             failed.join("; ")
         )
     }
+}
+
+/// Where an enforce run left the evidence on the image, for the closing UI line.
+fn evidence_note(mode: Mode, language: Language) -> String {
+    let dir = match (mode, language) {
+        (Mode::Audit, _) => return String::new(),
+        (Mode::Enforce, Language::Sh) => on_image::LINUX_DIR.to_string(),
+        (Mode::Enforce, Language::PowerShell) => on_image::windows_dir_display(),
+    };
+    format!("; evidence in {dir} on the image")
 }

@@ -1,15 +1,15 @@
 //! `amiforge-sysprep`'s HCL attributes and their validation: every bad input is reported under
 //! the attribute's name with the fix, and the admin password is held so it cannot be printed.
 
-use std::fmt;
 use std::path::PathBuf;
 
 use packer_sdk::{ConfigErrors, HclSpec, PackerConfig};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::detect::{Agent, Release};
 use super::readiness::{Check, ReadinessOptions};
-use super::unattend::{AnswerSettings, Arch, ComputerName};
+use super::unattend::{self, AnswerSettings, Arch, ComputerName};
 
 /// Configuration of the `amiforge-sysprep` provisioner.
 #[derive(Clone, Deserialize, HclSpec)]
@@ -80,26 +80,6 @@ pub struct ReadinessBlock {
     pub remove_blocking_appx: Option<bool>,
 }
 
-/// A value that must never be printed; `Debug` shows a mask.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(packer_sdk::secrets::MASK)
-    }
-}
-
 /// Which agent to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AgentChoice {
@@ -115,7 +95,8 @@ pub struct Settings {
     /// `None`: the default (shut down only for EC2Config).
     pub shutdown: Option<bool>,
     pub clean_logs: bool,
-    pub admin_password: Option<Secret>,
+    /// Never printed (`Debug` shows a mask) and registered with the SDK's UI masking.
+    pub admin_password: Option<SecretString>,
     pub answer: Option<AnswerSettings>,
     pub readiness: ReadinessOptions,
     pub evidence_path: PathBuf,
@@ -195,7 +176,7 @@ pub fn prepare(c: SysprepConfig, packer: &PackerConfig) -> Result<Settings, Conf
         }
         Some(p) => {
             packer_sdk::secrets::register(&p);
-            Some(Secret(p))
+            Some(SecretString::from(p))
         }
     };
     let answer = c
@@ -239,7 +220,7 @@ pub fn prepare(c: SysprepConfig, packer: &PackerConfig) -> Result<Settings, Conf
 
 fn answer_settings(
     b: AnswerFileBlock,
-    password: Option<&Secret>,
+    password: Option<&SecretString>,
     errs: &mut ConfigErrors,
 ) -> Option<AnswerSettings> {
     let before = errs.0.len();
@@ -254,12 +235,12 @@ fn answer_settings(
         },
     };
     if let Some(tz) = &b.time_zone
-        && let Err(e) = super::unattend::check_time_zone(tz)
+        && let Err(e) = unattend::check_time_zone(tz)
     {
         errs.push("answer_file.time_zone", e);
     }
     if let Some(l) = &b.locale
-        && let Err(e) = super::unattend::check_locale(l)
+        && let Err(e) = unattend::check_locale(l)
     {
         errs.push("answer_file.locale", e);
     }
@@ -290,7 +271,7 @@ fn answer_settings(
                 );
             }
             if let Some(p) = password
-                && cmd.contains(p.expose())
+                && cmd.contains(p.expose_secret())
             {
                 errs.push(
                     &name,

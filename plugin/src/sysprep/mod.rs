@@ -13,6 +13,7 @@ pub mod config;
 pub mod detect;
 pub mod readiness;
 pub mod scripts;
+pub mod scrub;
 pub mod unattend;
 
 use std::path::Path;
@@ -23,8 +24,11 @@ use packer_sdk::secrets::redact;
 use packer_sdk::{ConfigErrors, PackerConfig, ProvisionContext, Provisioner, async_trait};
 
 pub use config::{Settings, SysprepConfig};
-use detect::{Agent, Probe, TAG, describe_build};
-use scripts::{RunPlan, Scrub};
+use detect::{Agent, Decision, Probe, TAG, describe_build};
+use readiness::Verdict;
+use scripts::RunPlan;
+use scrub::Scrub;
+use unattend::AnswerSettings;
 
 /// How long a no-shutdown run waits for `IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE`.
 pub const WAIT_SECONDS: u32 = 900;
@@ -79,100 +83,11 @@ struct Outcome {
 impl Sysprep {
     async fn run(&self, ctx: &ProvisionContext) -> anyhow::Result<()> {
         let s = &self.s;
-        ctx.ui
-            .say("amiforge-sysprep: probing the machine (launch agents, Windows build, readiness)")
-            .await?;
-        let probe_text = scripts::probe_script(s.answer.is_some());
-        let probe_path = script_path(&s.remote_folder, "probe", &probe_text);
-        ctx.comm
-            .upload_bytes(&probe_path, probe_text.into_bytes(), 0o600)
-            .await
-            .context("uploading the probe")?;
-        let (code, out, err) = ctx
-            .comm
-            .run_capture(&command(&probe_path))
-            .await
-            .context("running the probe")?;
-        let out = String::from_utf8_lossy(&out);
-        let probe = match Probe::parse(out.lines()) {
-            Ok(p) if code == 0 => p,
-            r => {
-                let why = r.err().unwrap_or_else(|| format!("exit status {code}"));
-                let err = String::from_utf8_lossy(&err);
-                anyhow::bail!(
-                    "amiforge-sysprep: the probe failed ({why}){}",
-                    if err.trim().is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", redact(err.trim()))
-                    }
-                );
-            }
-        };
-        let decision = detect::decide(s.agent, s.release, &probe)
-            .map_err(|e| anyhow::anyhow!("amiforge-sysprep: {e}"))?;
-        tracing::info!(
-            agent = decision.agent.name(),
-            build = decision.build,
-            "sysprep agent chosen"
-        );
-        let version = probe
-            .agent(decision.agent)
-            .map(|f| f.get("version").to_string())
-            .unwrap_or_default();
-        ctx.ui
-            .say(format!(
-                "amiforge-sysprep: {} {} on {}{}",
-                decision.agent.name(),
-                version,
-                describe_build(decision.build),
-                match s.agent {
-                    config::AgentChoice::Auto => " (detected)",
-                    config::AgentChoice::Fixed(_) => " (agent set)",
-                }
-            ))
-            .await?;
-        for n in &decision.notes {
-            ctx.ui.message(format!("  note: {n}")).await?;
-        }
-        let verdict = readiness::check(
-            &probe,
-            &decision,
-            &s.readiness,
-            s.answer.as_ref().map(|a| a.arch),
-        );
-        for w in &verdict.warnings {
-            ctx.ui.message(format!("  warning: {w}")).await?;
-        }
-        if !verdict.refusals.is_empty() {
-            for r in &verdict.refusals {
-                ctx.ui.error(format!("  not ready: {r}")).await?;
-            }
-            anyhow::bail!(
-                "amiforge-sysprep: refusing to sysprep: {}",
-                verdict.refusals.join("; ")
-            );
-        }
+        let probe = self.probe(ctx).await?;
+        let (decision, verdict) = self.decide(ctx, &probe).await?;
         let agent = decision.agent;
         if let Some(answer) = &s.answer {
-            let existing = probe.answer_files.get(&agent).map(Vec::as_slice);
-            let (xml, origin) = unattend::render_for_agent(answer, existing)
-                .map_err(|e| anyhow::anyhow!("amiforge-sysprep: answer file: {e}"))?;
-            let path = agent.answer_file_path();
-            ctx.comm
-                .upload_bytes(path, xml, 0o644)
-                .await
-                .context("uploading the answer file")?;
-            let how = match origin {
-                unattend::Origin::New => "written (the agent had none)".to_string(),
-                unattend::Origin::Merged => "merged into the agent's own".to_string(),
-                unattend::Origin::Replaced(why) => {
-                    format!("written; the agent's could not be read ({why}) and is replaced")
-                }
-            };
-            ctx.ui
-                .message(format!("  answer file {how}: {path}"))
-                .await?;
+            self.upload_answer_file(ctx, answer, agent, &probe).await?;
         }
         let plan = RunPlan {
             agent,
@@ -181,8 +96,8 @@ impl Sysprep {
             scrub: s
                 .admin_password
                 .as_ref()
-                .map(|p| Scrub::new(p, &scripts::random_salt())),
-            remove_appx: verdict.remove_appx.clone(),
+                .map(|p| Scrub::new(p, &scrub::random_salt())),
+            remove_appx: verdict.remove_appx,
             wait_seconds: WAIT_SECONDS,
         };
         let text = scripts::run_script(&plan);
@@ -219,29 +134,7 @@ impl Sysprep {
             Err(_) => 1,
         };
         if code != 0 || outcome.failed.is_some() || outcome.done.is_none() {
-            let message = outcome.failed.clone().unwrap_or_else(|| {
-                format!("the sysprep script exited with status {code} without reporting")
-            });
-            let written = write_evidence(&s.evidence_path, agent, &message, &outcome.evidence);
-            let tail: Vec<&(String, String)> = outcome
-                .evidence
-                .iter()
-                .filter(|(f, _)| {
-                    f.ends_with("setuperr.log") || f == "ImageState" || f.ends_with("err.log")
-                })
-                .collect();
-            for (f, l) in tail.iter().rev().take(20).rev() {
-                ctx.ui.error(format!("  {}: {l}", file_name(f))).await?;
-            }
-            let where_ = match written {
-                Ok(()) => format!("evidence in {}", s.evidence_path.display()),
-                Err(e) => format!("evidence could not be written: {e:#}"),
-            };
-            anyhow::bail!(
-                "amiforge-sysprep: {} failed: {}; {where_}",
-                agent.name(),
-                redact(&message)
-            );
+            return Err(self.failure(ctx, agent, code, &outcome).await);
         }
         ctx.ui
             .say(format!(
@@ -250,6 +143,162 @@ impl Sysprep {
             ))
             .await?;
         Ok(())
+    }
+
+    /// Uploads and runs the probe; what it saw.
+    async fn probe(&self, ctx: &ProvisionContext) -> anyhow::Result<Probe> {
+        let s = &self.s;
+        ctx.ui
+            .say("amiforge-sysprep: probing the machine (launch agents, Windows build, readiness)")
+            .await?;
+        let probe_text = scripts::probe_script(s.answer.is_some());
+        let probe_path = script_path(&s.remote_folder, "probe", &probe_text);
+        ctx.comm
+            .upload_bytes(&probe_path, probe_text.into_bytes(), 0o600)
+            .await
+            .context("uploading the probe")?;
+        let (code, out, err) = ctx
+            .comm
+            .run_capture(&command(&probe_path))
+            .await
+            .context("running the probe")?;
+        let out = String::from_utf8_lossy(&out);
+        match Probe::parse(out.lines()) {
+            Ok(p) if code == 0 => Ok(p),
+            r => {
+                let why = r.err().unwrap_or_else(|| format!("exit status {code}"));
+                let err = String::from_utf8_lossy(&err);
+                anyhow::bail!(
+                    "amiforge-sysprep: the probe failed ({why}){}",
+                    if err.trim().is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", redact(err.trim()))
+                    }
+                );
+            }
+        }
+    }
+
+    /// The agent and the readiness verdict, shown in the UI; refuses when the machine is not
+    /// ready.
+    async fn decide(
+        &self,
+        ctx: &ProvisionContext,
+        probe: &Probe,
+    ) -> anyhow::Result<(Decision, Verdict)> {
+        let s = &self.s;
+        let decision = detect::decide(s.agent, s.release, probe)
+            .map_err(|e| anyhow::anyhow!("amiforge-sysprep: {e}"))?;
+        tracing::info!(
+            agent = decision.agent.name(),
+            build = decision.build,
+            "sysprep agent chosen"
+        );
+        let version = probe
+            .agent(decision.agent)
+            .map(|f| f.get("version").to_string())
+            .unwrap_or_default();
+        ctx.ui
+            .say(format!(
+                "amiforge-sysprep: {} {} on {}{}",
+                decision.agent.name(),
+                version,
+                describe_build(decision.build),
+                match s.agent {
+                    config::AgentChoice::Auto => " (detected)",
+                    config::AgentChoice::Fixed(_) => " (agent set)",
+                }
+            ))
+            .await?;
+        for n in &decision.notes {
+            ctx.ui.message(format!("  note: {n}")).await?;
+        }
+        let verdict = readiness::check(
+            probe,
+            &decision,
+            &s.readiness,
+            s.answer.as_ref().map(|a| a.arch),
+        );
+        for w in &verdict.warnings {
+            ctx.ui.message(format!("  warning: {w}")).await?;
+        }
+        if !verdict.refusals.is_empty() {
+            for r in &verdict.refusals {
+                ctx.ui.error(format!("  not ready: {r}")).await?;
+            }
+            anyhow::bail!(
+                "amiforge-sysprep: refusing to sysprep: {}",
+                verdict.refusals.join("; ")
+            );
+        }
+        Ok((decision, verdict))
+    }
+
+    /// Writes the answer file where `agent` reads it, merged into the agent's own.
+    async fn upload_answer_file(
+        &self,
+        ctx: &ProvisionContext,
+        answer: &AnswerSettings,
+        agent: Agent,
+        probe: &Probe,
+    ) -> anyhow::Result<()> {
+        let existing = probe.answer_files.get(&agent).map(Vec::as_slice);
+        let (xml, origin) = unattend::render_for_agent(answer, existing)
+            .map_err(|e| anyhow::anyhow!("amiforge-sysprep: answer file: {e}"))?;
+        let path = agent.answer_file_path();
+        ctx.comm
+            .upload_bytes(&path, xml, 0o644)
+            .await
+            .context("uploading the answer file")?;
+        let how = match origin {
+            unattend::Origin::New => "written (the agent had none)".to_string(),
+            unattend::Origin::Merged => "merged into the agent's own".to_string(),
+            unattend::Origin::Replaced(why) => {
+                format!("written; the agent's could not be read ({why}) and is replaced")
+            }
+        };
+        ctx.ui
+            .message(format!("  answer file {how}: {path}"))
+            .await?;
+        Ok(())
+    }
+
+    /// A failed sysprep: the evidence into a host file and its tail into the UI; the error that
+    /// fails the build with the agent's message.
+    async fn failure(
+        &self,
+        ctx: &ProvisionContext,
+        agent: Agent,
+        code: i64,
+        outcome: &Outcome,
+    ) -> anyhow::Error {
+        let s = &self.s;
+        let message = outcome.failed.clone().unwrap_or_else(|| {
+            format!("the sysprep script exited with status {code} without reporting")
+        });
+        let written = write_evidence(&s.evidence_path, agent, &message, &outcome.evidence);
+        let tail: Vec<&(String, String)> = outcome
+            .evidence
+            .iter()
+            .filter(|(f, _)| {
+                f.ends_with("setuperr.log") || f == "ImageState" || f.ends_with("err.log")
+            })
+            .collect();
+        for (f, l) in tail.iter().rev().take(20).rev() {
+            if let Err(e) = ctx.ui.error(format!("  {}: {l}", file_name(f))).await {
+                return e.into();
+            }
+        }
+        let where_ = match written {
+            Ok(()) => format!("evidence in {}", s.evidence_path.display()),
+            Err(e) => format!("evidence could not be written: {e:#}"),
+        };
+        anyhow::anyhow!(
+            "amiforge-sysprep: {} failed: {}; {where_}",
+            agent.name(),
+            redact(&message)
+        )
     }
 
     /// Runs the sysprep script, showing its output and collecting its tagged lines.

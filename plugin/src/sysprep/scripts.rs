@@ -1,26 +1,20 @@
-//! The PowerShell the provisioner runs: the probe (detection + readiness facts) and one sysprep
-//! script per agent — EC2Launch v2 `EC2Launch.exe reset` then `sysprep`, EC2Launch v1
-//! `InitializeInstance.ps1 -Schedule` then `SysprepInstance.ps1 -NoShutdown`, EC2Config
-//! `Ec2Config.exe -sysprep` after enabling the settings a reusable image needs. Every script
-//! deletes itself, reports through tagged lines ([`super::detect::TAG`]), removes the admin
-//! password wherever it finds it (it only receives salted SHA-256 digests of it, never the
-//! value) and, on failure, prints the evidence (Panther `setupact.log`/`setuperr.log`, the
-//! agent's logs, `ImageState`) before exiting 1.
+//! The PowerShell the provisioner runs: the probe (detection + readiness facts, and each agent's
+//! current answer file when one is configured) and one sysprep script per agent — EC2Launch v2
+//! `EC2Launch.exe reset` then `sysprep`, EC2Launch v1 `InitializeInstance.ps1 -Schedule` then
+//! `SysprepInstance.ps1 -NoShutdown`, EC2Config `Ec2Config.exe -sysprep` after enabling the
+//! settings a reusable image needs. Every script deletes itself, reports through tagged lines
+//! ([`super::detect::TAG`]), removes the admin password wherever it finds it (the
+//! [`super::scrub`] part: it only receives salted SHA-256 digests of it, never the value) and,
+//! on failure, prints the evidence (Panther `setupact.log`/`setuperr.log`, the agent's logs,
+//! `ImageState`) before exiting 1. Values are quoted with `amiforge_profile::compile::ps::quote`.
 
 use std::fmt::Write as _;
-use std::hash::{BuildHasher, Hasher};
 
-use base64::Engine;
+use amiforge_profile::compile::ps::quote;
 
-use super::config::Secret;
 use super::detect::{self, Agent};
 use super::readiness;
-use super::unattend;
-
-/// A PowerShell single-quoted literal.
-pub fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
+pub use super::scrub::Scrub;
 
 const PRELUDE: &str = r#"$ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
@@ -28,6 +22,30 @@ $ProgressPreference = 'SilentlyContinue'
 function Out-Tag {
     param([string[]]$Fields)
     Write-Output ('AMIFORGE-SYSPREP' + "`t" + ($Fields -join "`t"))
+}
+"#;
+
+/// `$name = @(` with one item a line `)`: a PowerShell array literal.
+pub(super) fn ps_array(name: &str, items: impl IntoIterator<Item = String>) -> String {
+    let items: Vec<String> = items.into_iter().map(|i| format!("    {i}")).collect();
+    format!("${name} = @(\n{}\n)\n", items.join(",\n"))
+}
+
+/// Probe part: each agent's current answer file, base64 (from [`Agent::answer_file`]).
+fn answer_files_probe() -> String {
+    let entries = Agent::ALL
+        .into_iter()
+        .map(|a| format!("@({}, {})", quote(a.name()), a.answer_file().powershell()));
+    format!(
+        "\n# each agent's current answer file, to merge our settings into\n{}{ANSWER_FILES}",
+        ps_array("answerFiles", entries)
+    )
+}
+
+const ANSWER_FILES: &str = r#"foreach ($entry in $answerFiles) {
+    if (Test-Path -LiteralPath $entry[1]) {
+        Out-Tag 'answer-file', $entry[0], ([Convert]::ToBase64String([IO.File]::ReadAllBytes($entry[1])))
+    }
 }
 "#;
 
@@ -39,81 +57,10 @@ pub fn probe_script(answer_files: bool) -> String {
     s.push_str(detect::PROBE_PS);
     s.push_str(readiness::PROBE_PS);
     if answer_files {
-        s.push_str(unattend::PROBE_PS);
+        s.push_str(&answer_files_probe());
     }
     s.push_str("\nRemove-Item -LiteralPath $PSCommandPath -Force -ErrorAction SilentlyContinue\nOut-Tag 'probe-done'\nexit 0\n");
     s
-}
-
-/// One encoding of the secret to look for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Form {
-    pub label: &'static str,
-    /// Length in UTF-16 code units (what PowerShell's `Substring` counts).
-    pub len: usize,
-    /// sha256(salt ‖ text), lowercase hex.
-    pub sha256: String,
-}
-
-/// What the script needs to find and remove the admin password without knowing it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Scrub {
-    pub salt: String,
-    pub forms: Vec<Form>,
-}
-
-impl std::fmt::Debug for Scrub {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Scrub({} forms)", self.forms.len())
-    }
-}
-
-/// A fresh random salt (32 hex digits).
-pub fn random_salt() -> String {
-    let mut out = String::new();
-    for _ in 0..2 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0),
-        );
-        let _ = write!(out, "{:016x}", h.finish());
-    }
-    out
-}
-
-impl Scrub {
-    /// Digests of the plaintext and of the two encodings Windows Setup writes for answer-file
-    /// passwords (base64 of UTF-16LE of the password followed by `AdministratorPassword` or
-    /// `Password`).
-    pub fn new(secret: &Secret, salt: &str) -> Scrub {
-        let pw = secret.expose();
-        let encoded = |suffix: &str| {
-            let utf16: Vec<u8> = format!("{pw}{suffix}")
-                .encode_utf16()
-                .flat_map(u16::to_le_bytes)
-                .collect();
-            base64::engine::general_purpose::STANDARD.encode(utf16)
-        };
-        let form = |label, text: &str| Form {
-            label,
-            len: text.encode_utf16().count(),
-            sha256: amiforge_model::sha256_hex(format!("{salt}{text}").as_bytes()),
-        };
-        Scrub {
-            salt: salt.to_string(),
-            forms: vec![
-                form("plaintext", pw),
-                form(
-                    "unattend AdministratorPassword",
-                    &encoded("AdministratorPassword"),
-                ),
-                form("unattend Password", &encoded("Password")),
-            ],
-        }
-    }
 }
 
 /// What the sysprep script does.
@@ -206,77 +153,6 @@ function Wait-Generalized {
 }
 "#;
 
-const SCRUB: &str = r#"
-# Finds the admin password by salted digest (the value itself never reaches this machine)
-$Sha = [Security.Cryptography.SHA256]::Create()
-function Get-Digest {
-    param([string]$Text)
-    $bytes = $Sha.ComputeHash([Text.Encoding]::UTF8.GetBytes($Salt + $Text))
-    return ([BitConverter]::ToString($bytes)).Replace('-', '').ToLowerInvariant()
-}
-
-function Remove-Secret {
-    param([string]$Text)
-    $count = 0
-    foreach ($form in $Forms) {
-        $i = 0
-        while ($i -le $Text.Length - $form.Chars) {
-            if ((Get-Digest -Text $Text.Substring($i, $form.Chars)) -eq $form.Digest) {
-                $Text = $Text.Remove($i, $form.Chars)
-                $count++
-            } else {
-                $i++
-            }
-        }
-    }
-    return @($Text, $count)
-}
-
-$ScrubPaths = @(
-    (Join-Path $env:ProgramData 'Amazon\EC2Launch\config\agent-config.yml'),
-    (Join-Path $env:ProgramData 'Amazon\EC2Launch\sysprep\unattend.xml'),
-    (Join-Path $env:ProgramData 'Amazon\EC2-Windows\Launch\Config\LaunchConfig.json'),
-    (Join-Path $env:ProgramData 'Amazon\EC2-Windows\Launch\Sysprep\Unattend.xml'),
-    (Join-Path $env:ProgramFiles 'Amazon\Ec2ConfigService\Settings\Config.xml'),
-    (Join-Path $env:ProgramFiles 'Amazon\Ec2ConfigService\sysprep2008.xml'),
-    (Join-Path $env:WINDIR 'Panther\unattend.xml'),
-    (Join-Path $env:WINDIR 'Panther\Unattend\unattend.xml'),
-    (Join-Path $env:WINDIR 'System32\Sysprep\unattend.xml'),
-    (Join-Path $env:SystemDrive 'unattend.xml'),
-    (Join-Path $env:WINDIR 'Temp\*.ps1'),
-    (Join-Path $env:WINDIR 'Temp\*.cmd'),
-    (Join-Path $env:WINDIR 'Temp\*.bat'),
-    (Join-Path $env:WINDIR 'Temp\*.txt'),
-    (Join-Path $env:WINDIR 'Temp\*.xml'),
-    (Join-Path $env:WINDIR 'Temp\*.json')
-)
-$removed = 0
-foreach ($pattern in $ScrubPaths) {
-    foreach ($file in @(Get-ChildItem -Path $pattern -File -ErrorAction SilentlyContinue)) {
-        if ($file.Length -gt 1048576) { continue }
-        $reader = New-Object -TypeName System.IO.StreamReader -ArgumentList $file.FullName, $true
-        $text = $reader.ReadToEnd()
-        $encoding = $reader.CurrentEncoding
-        $reader.Close()
-        $result = Remove-Secret -Text $text
-        if ($result[1] -gt 0) {
-            [IO.File]::WriteAllText($file.FullName, $result[0], $encoding)
-            Out-Tag 'removed', $file.FullName, "$($result[1]) occurrence(s)"
-            $removed++
-        }
-    }
-}
-$winlogon = 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Winlogon'
-$autoLogon = Get-ItemProperty -LiteralPath $winlogon -Name DefaultPassword -ErrorAction SilentlyContinue
-if ($null -ne $autoLogon -and (Remove-Secret -Text "$($autoLogon.DefaultPassword)")[1] -gt 0) {
-    Remove-ItemProperty -LiteralPath $winlogon -Name DefaultPassword
-    Set-ItemProperty -LiteralPath $winlogon -Name AutoAdminLogon -Value '0'
-    Out-Tag 'removed', "$winlogon\DefaultPassword", 'registry value (AutoAdminLogon set to 0)'
-    $removed++
-}
-Out-Tag 'scrubbed', "$removed"
-"#;
-
 const V2: &str = r#"
 $ec2launch = Join-Path $env:ProgramFiles 'Amazon\EC2Launch\EC2Launch.exe'
 "#;
@@ -357,36 +233,15 @@ pub fn run_script(plan: &RunPlan) -> String {
     );
     s.push_str(PRELUDE);
     s.push_str("\n$start = Get-Date\nRemove-Item -LiteralPath $PSCommandPath -Force -ErrorAction SilentlyContinue\n");
-    s.push_str("$EvidencePaths = @(\n");
-    let paths = evidence_paths(plan.agent);
-    for (i, p) in paths.iter().enumerate() {
-        s.push_str("    ");
-        s.push_str(p);
-        s.push_str(if i + 1 < paths.len() { ",\n" } else { "\n" });
-    }
-    s.push_str(")\n");
+    s.push_str(&ps_array(
+        "EvidencePaths",
+        evidence_paths(plan.agent).into_iter().map(String::from),
+    ));
     s.push_str(FAILURE);
     s.push_str("\ntry {\n");
     let mut body = String::new();
     if let Some(scrub) = &plan.scrub {
-        let _ = writeln!(body, "$Salt = {}", quote(&scrub.salt));
-        body.push_str("$Forms = @(\n");
-        for (i, f) in scrub.forms.iter().enumerate() {
-            let _ = write!(
-                body,
-                "    @{{ Label = {}; Chars = {}; Digest = {} }}",
-                quote(f.label),
-                f.len,
-                quote(&f.sha256)
-            );
-            body.push_str(if i + 1 < scrub.forms.len() {
-                ",\n"
-            } else {
-                "\n"
-            });
-        }
-        body.push_str(")\n");
-        body.push_str(SCRUB);
+        body.push_str(&scrub.powershell());
     }
     for name in &plan.remove_appx {
         let _ = writeln!(
@@ -476,40 +331,6 @@ mod tests {
     #[test]
     fn quoting_doubles_single_quotes() {
         assert_eq!(quote("it's"), "'it''s'");
-    }
-
-    #[test]
-    fn the_scrub_carries_digests_not_the_password() {
-        let secret = Secret::new("Pa55-wörd'x");
-        let a = Scrub::new(&secret, "00ff");
-        let b = Scrub::new(&secret, "00fe");
-        assert_eq!(a.forms.len(), 3);
-        assert_eq!(a.forms[0].len, 11);
-        assert_ne!(a.forms[0].sha256, b.forms[0].sha256, "salted");
-        assert_eq!(
-            a.forms[0].sha256,
-            amiforge_model::sha256_hex("00ffPa55-wörd'x".as_bytes())
-        );
-        let plan = RunPlan {
-            agent: Agent::Ec2LaunchV2,
-            shutdown: false,
-            clean_logs: true,
-            scrub: Some(a),
-            remove_appx: vec![],
-            wait_seconds: 900,
-        };
-        let text = run_script(&plan);
-        assert!(!text.contains("Pa55"));
-        // nor the reversible encodings
-        let enc = base64::engine::general_purpose::STANDARD.encode(
-            "Pa55-wörd'xAdministratorPassword"
-                .encode_utf16()
-                .flat_map(u16::to_le_bytes)
-                .collect::<Vec<u8>>(),
-        );
-        assert!(!text.contains(&enc));
-        assert_eq!(random_salt().len(), 32);
-        assert_ne!(random_salt(), random_salt());
     }
 
     #[test]

@@ -1,8 +1,13 @@
-//! Compiling a resolved profile into the one script that runs on the target.
+//! Compiling a resolved profile into the one script that runs on the target. The runtimes
+//! (`sh_runtime.sh`, `ps_runtime.ps1`) are embedded with `@NAME@` placeholders for the values
+//! other crates share with the script (where the evidence goes, [`crate::evidence`]); `runtime`
+//! fills them. [`ps::quote`] and [`sh::quote`] are the one PowerShell and POSIX sh quoting of
+//! every crate that generates scripts.
 
-mod ps;
-mod sh;
+pub mod ps;
+pub mod sh;
 
+use crate::evidence;
 use crate::model::Os;
 use crate::resolve::Resolved;
 
@@ -36,6 +41,21 @@ fn banner(r: &Resolved) -> String {
     )
 }
 
+/// The values the runtimes name by `@NAME@` (plain words and paths: nothing to quote).
+const PLACEHOLDERS: [(&str, &str); 4] = [
+    ("@LINUX_EVIDENCE_DIR@", evidence::LINUX_DIR),
+    ("@WINDOWS_EVIDENCE_DIR@", evidence::WINDOWS_PROGRAMDATA_DIR),
+    ("@REPORT_FILE@", evidence::REPORT_FILE),
+    ("@SBOM_FILE@", evidence::SBOM_FILE),
+];
+
+/// A runtime's text with its placeholders filled.
+fn runtime(text: &str) -> String {
+    PLACEHOLDERS
+        .iter()
+        .fold(text.to_string(), |t, (name, value)| t.replace(name, value))
+}
+
 /// Compiles `r` for its OS.
 pub fn compile(r: &Resolved) -> Script {
     let (language, text) = match r.os {
@@ -47,5 +67,32 @@ pub fn compile(r: &Resolved) -> Script {
         language,
         text,
         sha256,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_placeholder_is_filled_and_needs_no_quoting() {
+        for text in [ps::RUNTIME, sh::RUNTIME] {
+            let filled = runtime(text);
+            assert!(!filled.contains("@LINUX_"), "{filled}");
+            assert!(!filled.contains("@WINDOWS_"), "{filled}");
+            assert!(!filled.contains("_FILE@"), "{filled}");
+        }
+        assert!(
+            runtime(sh::RUNTIME).contains("mkdir -p /etc/amiforge && chmod 0755 /etc/amiforge")
+        );
+        assert!(runtime(ps::RUNTIME).contains("foreach ($n in 'hardening.json', 'sbom.cdx.json')"));
+        for (_, value) in PLACEHOLDERS {
+            assert!(
+                value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c)),
+                "{value}"
+            );
+        }
     }
 }

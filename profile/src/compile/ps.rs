@@ -1,19 +1,19 @@
 //! PowerShell generation for Windows profiles: the runtime (`ps_runtime.ps1`) and one
 //! `AF-Control` call per control with its check and fix as script blocks, all values in
-//! single-quoted PowerShell strings.
+//! single-quoted PowerShell strings ([`quote`], also what the sysprep provisioner quotes with).
 
 use std::fmt::Write;
 
 use crate::model::{AuditSetting, Check, Mode, RegistryType, ServiceStart};
 use crate::resolve::Resolved;
 
-const RUNTIME: &str = include_str!("ps_runtime.ps1");
+pub(super) const RUNTIME: &str = include_str!("ps_runtime.ps1");
 
 /// How long the script waits for the plugin's evidence upload.
 pub const EVIDENCE_TIMEOUT_SECONDS: u32 = 600;
 
-/// `s` as a single-quoted PowerShell string.
-pub fn q(s: &str) -> String {
+/// `s` as a single-quoted PowerShell string (a literal: no variable or escape in it expands).
+pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
@@ -36,7 +36,13 @@ fn blocks(check: &Check) -> (String, Option<String>) {
                 RegistryType::String => "string",
                 RegistryType::MultiString => "multi_string",
             };
-            let args = format!("{} {} {} {}", q(path), q(name), q(t), q(value));
+            let args = format!(
+                "{} {} {} {}",
+                quote(path),
+                quote(name),
+                quote(t),
+                quote(value)
+            );
             (
                 format!("AF-RegCheck {args}"),
                 Some(format!("AF-RegFix {args}")),
@@ -52,7 +58,7 @@ fn blocks(check: &Check) -> (String, Option<String>) {
                 AuditSetting::SuccessAndFailure => "Success and Failure",
                 AuditSetting::NoAuditing => "No Auditing",
             };
-            let args = format!("{} {}", q(subcategory), q(want));
+            let args = format!("{} {}", quote(subcategory), quote(want));
             (
                 format!("AF-AuditCheck {args}"),
                 Some(format!("AF-AuditFix {args}")),
@@ -64,21 +70,21 @@ fn blocks(check: &Check) -> (String, Option<String>) {
                 ServiceStart::Manual => "Manual",
                 ServiceStart::Automatic => "Automatic",
             };
-            let args = format!("{} {}", q(name), q(want));
+            let args = format!("{} {}", quote(name), quote(want));
             (
                 format!("AF-ServiceCheck {args}"),
                 Some(format!("AF-ServiceFix {args}")),
             )
         }
         Check::WindowsFeature { name, present } => {
-            let args = format!("{} {}", q(name), b(*present));
+            let args = format!("{} {}", quote(name), b(*present));
             (
                 format!("AF-FeatureCheck {args}"),
                 Some(format!("AF-FeatureFix {args}")),
             )
         }
         Check::OptionalFeature { name, enabled } => {
-            let args = format!("{} {}", q(name), b(*enabled));
+            let args = format!("{} {}", quote(name), b(*enabled));
             (
                 format!("AF-OptionalCheck {args}"),
                 Some(format!("AF-OptionalFix {args}")),
@@ -91,17 +97,17 @@ fn blocks(check: &Check) -> (String, Option<String>) {
         } => (
             format!(
                 "AF-SecPolCheck {} {} {}",
-                q(key),
-                q(value),
-                q(compare.name())
+                quote(key),
+                quote(value),
+                quote(compare.name())
             ),
-            Some(format!("AF-SecPolFix {} {}", q(key), q(value))),
+            Some(format!("AF-SecPolFix {} {}", quote(key), quote(value))),
         ),
         // Linux kinds never reach here: `load` rejects them in Windows profiles.
         other => (
             format!(
                 "AF-Result 1 '' {}",
-                q(&format!("{} needs Linux", other.kind()))
+                quote(&format!("{} needs Linux", other.kind()))
             ),
             None,
         ),
@@ -109,24 +115,24 @@ fn blocks(check: &Check) -> (String, Option<String>) {
 }
 
 /// The whole script.
-pub fn compile(r: &Resolved) -> String {
+pub(super) fn compile(r: &Resolved) -> String {
     let mode = r.mode.name();
     let mut s = String::new();
     let _ = writeln!(s, "#Requires -Version 5.1");
     s.push_str(&super::banner(r));
-    s.push_str(RUNTIME);
-    let _ = writeln!(s, "\n$AF_MODE = {}", q(mode));
+    s.push_str(&super::runtime(RUNTIME));
+    let _ = writeln!(s, "\n$AF_MODE = {}", quote(mode));
     s.push_str("try {\n    AF-Facts\n");
     for p in &r.controls {
         let c = &p.control;
         let _ = writeln!(s, "    # {}: {}", c.id, c.title.replace('\n', " "));
         if let Some(reason) = &p.skip {
-            let _ = writeln!(s, "    AF-Skip {} {}", q(&c.id), q(reason));
+            let _ = writeln!(s, "    AF-Skip {} {}", quote(&c.id), quote(reason));
             continue;
         }
         let (check, fix) = blocks(&c.check);
         let fix = fix.map_or("$null".to_string(), |f| format!("{{ {f} }}"));
-        let _ = writeln!(s, "    AF-Control {} {{ {check} }} {fix}", q(&c.id));
+        let _ = writeln!(s, "    AF-Control {} {{ {check} }} {fix}", quote(&c.id));
     }
     s.push_str("    AF-Inventory\n");
     if r.mode == Mode::Enforce {
@@ -142,7 +148,7 @@ pub fn compile(r: &Resolved) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::q;
+    use super::quote as q;
 
     #[test]
     fn quoting() {

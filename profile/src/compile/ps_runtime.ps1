@@ -181,7 +181,7 @@ function AF-Inventory {
 # Waits for the evidence file the plugin uploads while this script runs (one upload: a JSON
 # document ending with "complete": true, so a partly written file is never taken), then installs
 # the report and SBOM it carries (base64, so the bytes are exactly the plugin's) under
-# ProgramData\amiforge.
+# ProgramData\@WINDOWS_EVIDENCE_DIR@.
 function AF-Evidence([string]$Path, [int]$TimeoutSeconds) {
     [Console]::Out.WriteLine('AMIFORGE-AWAIT-EVIDENCE ' + $Path)
     $deadline = (Get-Date).AddSeconds($TimeoutSeconds)
@@ -191,12 +191,12 @@ function AF-Evidence([string]$Path, [int]$TimeoutSeconds) {
             try { $e = Get-Content -LiteralPath $Path -Raw | ConvertFrom-Json } catch { $e = $null }
             if ($null -ne $e -and $e.complete -eq $true) { break }
         }
-        if ((Get-Date) -gt $deadline) { throw 'no evidence received in time; ProgramData\amiforge left unchanged' }
+        if ((Get-Date) -gt $deadline) { throw 'no evidence received in time; ProgramData\@WINDOWS_EVIDENCE_DIR@ left unchanged' }
         Start-Sleep -Milliseconds 200
     }
-    $dir = Join-Path $env:ProgramData 'amiforge'
+    $dir = Join-Path $env:ProgramData '@WINDOWS_EVIDENCE_DIR@'
     New-Item -ItemType Directory -Path $dir -Force | Out-Null
-    foreach ($n in 'hardening.json', 'sbom.cdx.json') {
+    foreach ($n in '@REPORT_FILE@', '@SBOM_FILE@') {
         [IO.File]::WriteAllBytes((Join-Path $dir $n), [Convert]::FromBase64String([string]$e.$n))
     }
     Remove-Item -LiteralPath $Path -Force -ErrorAction SilentlyContinue

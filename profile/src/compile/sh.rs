@@ -1,15 +1,16 @@
 //! POSIX sh generation: the runtime (`sh_runtime.sh`, check/fix functions per control kind) and
-//! one `af_control` line per control, all values single-quoted.
+//! one `af_control` line per control, all values single-quoted ([`quote`], also what the
+//! validator quotes its guest commands with).
 
 use std::fmt::Write;
 
 use crate::model::{Check, Mode, Separator};
 use crate::resolve::Resolved;
 
-const RUNTIME: &str = include_str!("sh_runtime.sh");
+pub(super) const RUNTIME: &str = include_str!("sh_runtime.sh");
 
-/// `s` as one single-quoted sh word.
-pub fn q(s: &str) -> String {
+/// `s` as one single-quoted sh word (a literal: nothing in it expands).
+pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
@@ -22,7 +23,7 @@ fn sep(s: Separator) -> &'static str {
 
 /// `check fix args…` for one control.
 fn call(check: &Check) -> String {
-    let words = |v: &[&str]| v.iter().map(|s| q(s)).collect::<Vec<_>>().join(" ");
+    let words = |v: &[&str]| v.iter().map(|s| quote(s)).collect::<Vec<_>>().join(" ");
     match check {
         Check::SshdConfig {
             key,
@@ -100,18 +101,18 @@ fn call(check: &Check) -> String {
         // Windows kinds never reach the sh compiler: `load` rejects them in Linux profiles.
         other => format!(
             "af_cmd_check - {}",
-            q(&format!("echo '{} needs Windows'; false", other.kind()))
+            quote(&format!("echo '{} needs Windows'; false", other.kind()))
         ),
     }
 }
 
 /// The whole script.
-pub fn compile(r: &Resolved) -> String {
+pub(super) fn compile(r: &Resolved) -> String {
     let mode = r.mode.name();
     let mut s = String::new();
     let _ = writeln!(s, "#!/bin/sh");
     s.push_str(&super::banner(r));
-    s.push_str(RUNTIME);
+    s.push_str(&super::runtime(RUNTIME));
     let _ = writeln!(s, "\nAF_MODE={mode}");
     s.push_str("af_facts\n");
     s.push_str("af_run() {\n");
@@ -119,19 +120,19 @@ pub fn compile(r: &Resolved) -> String {
         let c = &p.control;
         let _ = writeln!(s, "  # {}: {}", c.id, c.title.replace('\n', " "));
         if let Some(reason) = &p.skip {
-            let _ = writeln!(s, "  af_skip {} {}", q(&c.id), q(reason));
+            let _ = writeln!(s, "  af_skip {} {}", quote(&c.id), quote(reason));
             continue;
         }
-        let run = format!("af_control {} {}", q(&c.id), call(&c.check));
+        let run = format!("af_control {} {}", quote(&c.id), call(&c.check));
         if c.platforms.is_empty() {
             let _ = writeln!(s, "  {run}");
         } else {
-            let fams: Vec<String> = c.platforms.iter().map(|f| q(f)).collect();
+            let fams: Vec<String> = c.platforms.iter().map(|f| quote(f)).collect();
             let _ = writeln!(
                 s,
                 "  if af_platform {}; then {run}; else af_skip {} \"not for $AF_OS_ID (applies to: {})\"; fi",
                 fams.join(" "),
-                q(&c.id),
+                quote(&c.id),
                 c.platforms.join(", ")
             );
         }
@@ -148,7 +149,7 @@ pub fn compile(r: &Resolved) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::q;
+    use super::quote as q;
 
     #[test]
     fn quoting() {

@@ -481,17 +481,17 @@ af_inventory() {
   fi
 }
 
-# Receives the evidence archive (report + SBOM) on stdin and installs it under /etc/amiforge.
+# Receives the evidence archive (report + SBOM) on stdin and installs it under @LINUX_EVIDENCE_DIR@.
 af_evidence() {
   printf 'AMIFORGE-AWAIT-EVIDENCE\n'
   af_t=$(mktemp -d /etc/.amiforge-evidence.XXXXXX) || return 1
-  if tar -x -f - -C "$af_t" && [ -s "$af_t/hardening.json" ]; then
-    mkdir -p /etc/amiforge && chmod 0755 /etc/amiforge
-    for af_f in "$af_t"/*; do chmod 0644 "$af_f"; mv -f "$af_f" /etc/amiforge/; done
+  if tar -x -f - -C "$af_t" && [ -s "$af_t/@REPORT_FILE@" ]; then
+    mkdir -p @LINUX_EVIDENCE_DIR@ && chmod 0755 @LINUX_EVIDENCE_DIR@
+    for af_f in "$af_t"/*; do chmod 0644 "$af_f"; mv -f "$af_f" @LINUX_EVIDENCE_DIR@/; done
     rm -rf "$af_t"
     return 0
   fi
   rm -rf "$af_t"
-  echo "amiforge-harden: no evidence received; /etc/amiforge left unchanged" >&2
+  echo "amiforge-harden: no evidence received; @LINUX_EVIDENCE_DIR@ left unchanged" >&2
   return 1
 }

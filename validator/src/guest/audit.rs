@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use amiforge_profile::compile::{Language, compile};
+use amiforge_profile::evidence::LINUX_REPORT_PATH as REPORT_PATH;
 use amiforge_profile::load::{self, Loaded, Source};
 use amiforge_profile::report::Report;
 use amiforge_profile::results::{Collected, ControlResult, Status as Ctl};
@@ -14,7 +15,6 @@ use amiforge_profile::{Mode, Os};
 
 use amiforge_validator_api::report::{Check, Status};
 
-use super::evidence::REPORT_PATH;
 use super::exec;
 use super::transport::{Transport, last_line};
 
@@ -35,7 +35,7 @@ pub fn profile_for(report: &Report, file: Option<&Path>) -> Result<Loaded, Strin
             .map_err(|e| format!("guest.profile_file: {e}"));
     }
     let name = &report.profile.name;
-    if report.profile.source != "built-in" {
+    if !report.profile.is_builtin() {
         return Err(format!(
             "the image was hardened with the profile file {} ({name}); give that file as \
              guest.profile_file (--profile-file) to audit with it",
@@ -288,7 +288,7 @@ mod tests {
             profile: ProfileRef {
                 name: "linux-baseline".into(),
                 version: "1".into(),
-                source: "built-in".into(),
+                source: amiforge_profile::report::BUILTIN_SOURCE.into(),
                 sha256: "x".into(),
                 parameters: Default::default(),
                 excluded: Vec::new(),

@@ -1,14 +1,14 @@
 //! `guest.evidence`: the hardening report the build left on the image
-//! (`/etc/amiforge/hardening.json`, the exact bytes of the build's report) is there, and is the
-//! report the build wrote: its sha256 equals the manifest's `hardening.report_sha256` when known.
+//! (`amiforge_profile::evidence::LINUX_REPORT_PATH`, where the compiled script installs the exact
+//! bytes of the build's report) is there, and is the report the build wrote: its sha256 equals
+//! the manifest's `hardening.report_sha256` when known.
+
+use amiforge_profile::evidence::LINUX_REPORT_PATH as REPORT_PATH;
 
 use amiforge_validator_api::report::{Check, Status};
 
 use super::exec;
 use super::transport::Transport;
-
-/// Where amiforge-harden leaves its report on Linux images.
-pub const REPORT_PATH: &str = "/etc/amiforge/hardening.json";
 
 /// The check, and the evidence bytes when there are any.
 pub async fn check<T: Transport>(t: &T, want_sha256: Option<&str>) -> (Check, Option<Vec<u8>>) {

@@ -5,6 +5,7 @@
 //! Transports with an output limit (SSM) keep the output on the guest and read it in
 //! base64 pieces that fit the limit; files are read the same way.
 
+use amiforge_profile::compile::sh::quote;
 use base64::Engine;
 
 use super::transport::{Output, Transport, last_line};
@@ -17,11 +18,6 @@ const FILE_MISSING: &str = "AMIFORGE-FILE-MISSING";
 const FILE_END: &str = "AMIFORGE-FILE-END";
 /// Where the wrapper stages its work (a fresh `mktemp -d` below it each time).
 const STAGE_PREFIX: &str = "/tmp/amiforge-validator.";
-
-/// `s` as one single-quoted sh word.
-pub fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
 
 /// A here-document delimiter that is no line of `payload`.
 fn delimiter(payload: &str) -> String {

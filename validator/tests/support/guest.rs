@@ -95,7 +95,7 @@ pub fn harden(sbx: &Sandbox) -> (Report, Vec<u8>) {
         "the enforce script did not get to its evidence step:\n{err}"
     );
     let info = RunInfo {
-        source: "built-in",
+        source: amiforge_profile::report::BUILTIN_SOURCE,
         excluded: &[],
         script_sha256: &script.sha256,
         sbom_sha256: &amiforge_model::sha256_hex(b"{}"),
