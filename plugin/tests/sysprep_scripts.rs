@@ -11,43 +11,12 @@ use amiforge_plugin::sysprep::config::{AgentChoice, Secret};
 use amiforge_plugin::sysprep::detect::{Agent, Probe, Release, TAG, decide, describe_build};
 use amiforge_plugin::sysprep::scripts::{self, RunPlan, Scrub};
 use amiforge_plugin::sysprep::unattend::{self, AnswerSettings, Arch, ComputerName};
+use amiforge_profile::testutil::{assert_golden, powershell_errors as ps_errors};
 
-fn ps_errors(text: &str) -> Vec<String> {
-    let mut parser = tree_sitter::Parser::new();
-    parser
-        .set_language(&tree_sitter_powershell::LANGUAGE.into())
-        .expect("grammar loads");
-    let tree = parser.parse(text, None).expect("parse runs");
-    let mut errs = Vec::new();
-    let mut cursor = tree.walk();
-    let mut stack = vec![tree.root_node()];
-    while let Some(n) = stack.pop() {
-        if n.is_error() || n.is_missing() {
-            let p = n.start_position();
-            let line = text.lines().nth(p.row).unwrap_or("");
-            errs.push(format!("line {}: {} | {line}", p.row + 1, n.kind()));
-        }
-        if n.has_error() {
-            stack.extend(n.children(&mut cursor));
-        }
-    }
-    errs
-}
-
+/// Checks `text` against golden file `tests/golden/sysprep/NAME`.
 fn golden(name: &str, text: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden/sysprep")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, text).unwrap();
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
-    assert!(
-        want == text,
-        "{} differs from the generated text; review and UPDATE_GOLDEN=1",
-        path.display()
-    );
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/sysprep");
+    assert_golden(&dir.join(name), text);
 }
 
 const PASSWORD: &str = "Corr3ct-Horse-Battery!";

@@ -6,7 +6,8 @@
 //! by field; [`resolve`] applies the user's parameters, exclusions and opt-ins; [`compile`] turns
 //! the result into ONE script for the target (POSIX sh for Linux, PowerShell for Windows) that
 //! checks, fixes (enforce) and re-checks every control and prints structured results;
-//! [`results`] parses them and [`report`] builds the sha256-carrying report.
+//! [`results`] parses them and [`report`] builds the sha256-carrying report. With feature
+//! `test-util`, `testutil` parses PowerShell (tree-sitter) and checks golden files in tests.
 
 pub mod compile;
 pub mod docs;
@@ -15,6 +16,8 @@ pub mod model;
 pub mod report;
 pub mod resolve;
 pub mod results;
+#[cfg(feature = "test-util")]
+pub mod testutil;
 
 pub use load::{LoadError, Source, builtin, builtin_names, load};
 pub use model::{Check, Control, Mode, Os, Profile, Severity};

@@ -7,28 +7,17 @@ use std::path::Path;
 
 use amiforge_profile::compile::compile;
 use amiforge_profile::load::{Source, parse};
+use amiforge_profile::testutil::{assert_golden, powershell_errors as ps_errors};
 use amiforge_profile::{Mode, builtin, resolve};
 
-fn ps_errors(text: &str) -> Vec<String> {
-    let mut parser = tree_sitter::Parser::new();
-    parser
-        .set_language(&tree_sitter_powershell::LANGUAGE.into())
-        .expect("grammar loads");
-    let tree = parser.parse(text, None).expect("parse runs");
-    let mut errs = Vec::new();
-    let mut cursor = tree.walk();
-    let mut stack = vec![tree.root_node()];
-    while let Some(n) = stack.pop() {
-        if n.is_error() || n.is_missing() {
-            let p = n.start_position();
-            let line = text.lines().nth(p.row).unwrap_or("");
-            errs.push(format!("line {}: {} | {line}", p.row + 1, n.kind()));
-        }
-        if n.has_error() {
-            stack.extend(n.children(&mut cursor));
-        }
-    }
-    errs
+/// Checks `text` against golden file `tests/golden/NAME`.
+fn golden(name: &str, text: &str) {
+    assert_golden(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(name),
+        text,
+    );
 }
 
 #[test]
@@ -58,22 +47,6 @@ fn windows_baseline_script_parses_as_powershell() {
 fn the_parse_check_catches_broken_powershell() {
     assert!(!ps_errors("function F { if ($x { 'unclosed' }\n").is_empty());
     assert!(ps_errors("function F { if ($x) { 'ok' } }\n").is_empty());
-}
-
-fn golden(name: &str, text: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, text).unwrap();
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
-    assert!(
-        want == text,
-        "{} differs from the generated script; review and UPDATE_GOLDEN=1",
-        path.display()
-    );
 }
 
 /// The control lines only (the runtime is reviewed as its own file).
