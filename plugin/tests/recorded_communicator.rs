@@ -1,41 +1,24 @@
-//! `amiforge-harden` driven through the real plugin stack by a stand-in for Packer that records
-//! every Communicator call and plays the target (it answers with the result lines the compiled
+//! `amiforge-harden` driven through the real plugin stack by the SDK's fake Packer
+//! (`packer_sdk::testutil`), which records every Communicator call while [`Machine`] plays the
+//! target (it answers with the result lines the compiled
 //! script prints). Pins the exact command sequence and round trips per OS: Linux = upload +
 //! one command with the evidence on stdin; Windows = upload + one PowerShell command + one
 //! evidence upload while it waits. (No Windows machine here: this is how the Windows flow is
 //! proven; the PowerShell itself is parse- and golden-tested in amiforge-profile.)
-
-mod support;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use amiforge_profile::{Mode, Status};
-use packer_sdk::broker::Broker;
-use packer_sdk::rpc::NIL;
-use packer_sdk::rpc::server::{Handler, Reply};
-use packer_sdk::rpc::value::{as_str, as_u64, get};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use packer_sdk::invocation::Kind;
+use packer_sdk::testutil::{
+    Call, Callbacks, CommandIo, FakePacker, RecordingUi, Target, build_variables,
+};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Call {
-    Upload {
-        path: String,
-        mode: u32,
-        bytes: Vec<u8>,
-    },
-    Start {
-        command: String,
-        with_stdin: bool,
-    },
-}
-
-/// Packer's side: Ui + Communicator, with a scripted target.
-struct Target {
-    broker: Arc<Broker>,
-    calls: Mutex<Vec<Call>>,
-    ui: Mutex<Vec<String>>,
+/// The machine behind Packer's Communicator: answers the uploaded script with scripted lines
+/// and takes the evidence (stdin archive or uploaded document).
+struct Machine {
     /// What the target prints for the uploaded script (all lines but the evidence handshake).
     lines: Vec<String>,
     windows: bool,
@@ -46,96 +29,51 @@ struct Target {
     uploaded: tokio::sync::Notify,
 }
 
-/// The RPC face of a [`Target`] (an `Arc`, so the running "command" can outlive the call).
-struct TargetService(Arc<Target>);
-
 #[async_trait::async_trait]
-impl Handler for TargetService {
-    fn services(&self) -> &'static [&'static str] {
-        &["Ui", "Communicator"]
+impl Target for Machine {
+    async fn run(&self, _command: &str, io: &mut CommandIo) -> Option<i64> {
+        for l in &self.lines {
+            io.print(&format!("{l}\n")).await.unwrap();
+        }
+        if self.enforce {
+            if self.windows {
+                io.print(
+                    "AMIFORGE-AWAIT-EVIDENCE C:\\Windows\\Temp\\amiforge-evidence-1234.json\n",
+                )
+                .await
+                .unwrap();
+                tokio::time::timeout(Duration::from_secs(10), self.uploaded.notified())
+                    .await
+                    .expect("evidence upload");
+            } else {
+                io.print("AMIFORGE-AWAIT-EVIDENCE\n").await.unwrap();
+                *self.evidence.lock().unwrap() = Some(io.read_stdin().await.unwrap());
+            }
+        }
+        io.print("AMIFORGE-DONE\n").await.unwrap();
+        Some(0)
     }
 
-    async fn call(&self, service: &str, method: &str, body: rmpv::Value) -> Reply {
-        let t = &self.0;
-        if service == "Ui" {
-            t.ui.lock().unwrap().push(as_str(&body).unwrap_or_default());
-            return Ok(NIL.to_vec());
+    async fn uploaded(&self, path: &str, bytes: &[u8]) {
+        if path.contains("amiforge-evidence-") {
+            *self.evidence.lock().unwrap() = Some(bytes.to_vec());
+            self.uploaded.notify_one();
         }
-        let id = |k: &str| get(&body, k).and_then(as_u64).unwrap_or(0) as u32;
-        match method {
-            "Upload" => {
-                let path = get(&body, "Path").and_then(as_str).unwrap_or_default();
-                let mode = get(&body, "FileInfo")
-                    .and_then(|f| get(f, "M"))
-                    .and_then(as_u64)
-                    .unwrap_or(0) as u32;
-                let mut s = t
-                    .broker
-                    .dial(id("ReaderStreamId"))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let mut bytes = Vec::new();
-                s.read_to_end(&mut bytes).await.map_err(|e| e.to_string())?;
-                if path.contains("amiforge-evidence-") {
-                    *t.evidence.lock().unwrap() = Some(bytes.clone());
-                    t.uploaded.notify_one();
-                }
-                t.calls
-                    .lock()
-                    .unwrap()
-                    .push(Call::Upload { path, mode, bytes });
-                Ok(NIL.to_vec())
-            }
-            "Start" => {
-                let command = get(&body, "Command").and_then(as_str).unwrap_or_default();
-                let stdin_id = id("StdinStreamId");
-                t.calls.lock().unwrap().push(Call::Start {
-                    command,
-                    with_stdin: stdin_id != 0,
-                });
-                let dial = |id| async move { t.broker.dial(id).await.map_err(|e| e.to_string()) };
-                // Packer dials stdin, stdout, stderr, then the response stream, before starting
-                let mut stdin = if stdin_id != 0 {
-                    Some(dial(stdin_id).await?)
-                } else {
-                    None
-                };
-                let mut out = dial(id("StdoutStreamId")).await?;
-                let mut err = dial(id("StderrStreamId")).await?;
-                let mut resp = dial(id("ResponseStreamId")).await?;
-                let t = t.clone();
-                // the "command" runs in the background; Start returns once it started
-                tokio::spawn(async move {
-                    for l in &t.lines {
-                        out.write_all(format!("{l}\n").as_bytes()).await.unwrap();
-                    }
-                    if t.enforce {
-                        if t.windows {
-                            out.write_all(b"AMIFORGE-AWAIT-EVIDENCE C:\\Windows\\Temp\\amiforge-evidence-1234.json\n").await.unwrap();
-                            out.flush().await.unwrap();
-                            tokio::time::timeout(Duration::from_secs(10), t.uploaded.notified())
-                                .await
-                                .expect("evidence upload");
-                        } else {
-                            out.write_all(b"AMIFORGE-AWAIT-EVIDENCE\n").await.unwrap();
-                            out.flush().await.unwrap();
-                            let mut buf = Vec::new();
-                            if let Some(s) = stdin.as_mut() {
-                                s.read_to_end(&mut buf).await.unwrap();
-                            }
-                            *t.evidence.lock().unwrap() = Some(buf);
-                        }
-                    }
-                    out.write_all(b"AMIFORGE-DONE\n").await.unwrap();
-                    out.shutdown().await.unwrap();
-                    err.shutdown().await.unwrap();
-                    resp.write_all(&support::finished(0)).await.unwrap();
-                    resp.shutdown().await.unwrap();
-                });
-                Ok(NIL.to_vec())
-            }
-            other => Err(format!("rpc: can't find method Communicator.{other}")),
-        }
+    }
+}
+
+/// One provisioning run: what the machine got and what Packer's side recorded.
+struct Run {
+    machine: Arc<Machine>,
+    packer_side: Arc<Callbacks>,
+}
+
+impl Run {
+    fn calls(&self) -> Vec<Call> {
+        self.packer_side.communicator().unwrap().calls()
+    }
+    fn evidence(&self) -> Option<Vec<u8>> {
+        self.machine.evidence.lock().unwrap().clone()
     }
 }
 
@@ -172,7 +110,7 @@ async fn run(
     user: &str,
     windows: bool,
     report: &std::path::Path,
-) -> (Arc<Target>, Result<rmpv::Value, packer_sdk::rpc::RpcError>) {
+) -> (Run, Result<rmpv::Value, packer_sdk::rpc::RpcError>) {
     let m = if mode == "audit" {
         Mode::Audit
     } else {
@@ -186,25 +124,34 @@ async fn run(
             report.to_string_lossy().into_owned().into(),
         ),
     ]);
-    let packer = support::prepare("harden", config, "b").await;
-    let target = Arc::new(Target {
-        broker: packer.broker.clone(),
-        calls: Mutex::new(Vec::new()),
-        ui: Mutex::new(Vec::new()),
+    let packer = FakePacker::start(&amiforge_plugin::plugin(), Kind::Provisioner, "harden");
+    packer
+        .prepare(vec![config, build_variables("b", "amazon-ebs")])
+        .await
+        .unwrap();
+    let machine = Arc::new(Machine {
         lines: target_lines(profile, m, windows),
         windows,
         enforce: m == Mode::Enforce,
         evidence: Mutex::new(None),
         uploaded: tokio::sync::Notify::new(),
     });
+    let packer_side = Arc::new(Callbacks::provisioner(
+        RecordingUi::new(),
+        packer.communicator(machine.clone()),
+    ));
     let generated = rmpv::Value::Map(vec![
         ("User".into(), user.into()),
         ("ID".into(), "i-0abc".into()),
     ]);
-    let r = packer
-        .provision(Arc::new(TargetService(target.clone())), generated)
-        .await;
-    (target, r)
+    let r = packer.provision(packer_side.clone(), generated).await;
+    (
+        Run {
+            machine,
+            packer_side,
+        },
+        r,
+    )
 }
 
 fn script_of(profile: &str, mode: Mode) -> amiforge_profile::compile::Script {
@@ -221,7 +168,7 @@ async fn linux_enforce_is_one_upload_and_one_command_with_evidence_on_stdin() {
     r.unwrap();
     let script = script_of("linux-baseline", Mode::Enforce);
     let path = format!("/tmp/amiforge-harden-{}.sh", &script.sha256[..16]);
-    let calls = t.calls.lock().unwrap().clone();
+    let calls = t.calls();
     assert_eq!(
         calls,
         vec![
@@ -238,12 +185,7 @@ async fn linux_enforce_is_one_upload_and_one_command_with_evidence_on_stdin() {
         "exactly two round trips"
     );
     // the stdin archive holds the very report written on the host
-    let archive = t
-        .evidence
-        .lock()
-        .unwrap()
-        .clone()
-        .expect("evidence on stdin");
+    let archive = t.evidence().expect("evidence on stdin");
     let mut a = tar::Archive::new(archive.as_slice());
     let mut files = BTreeMap::new();
     for e in a.entries().unwrap() {
@@ -263,8 +205,9 @@ async fn linux_enforce_is_one_upload_and_one_command_with_evidence_on_stdin() {
     assert_eq!(rep.summary.failed, 0);
     assert_eq!(rep.sbom.components, 2);
     assert!(
-        t.ui.lock()
-            .unwrap()
+        t.packer_side
+            .recorded_ui()
+            .texts()
             .iter()
             .any(|l| l.contains("amiforge-harden: report"))
     );
@@ -282,7 +225,7 @@ async fn root_user_runs_without_sudo_and_audit_sends_no_evidence() {
     )
     .await;
     r.unwrap();
-    let calls = t.calls.lock().unwrap().clone();
+    let calls = t.calls();
     assert_eq!(calls.len(), 2);
     match &calls[1] {
         Call::Start {
@@ -297,7 +240,7 @@ async fn root_user_runs_without_sudo_and_audit_sends_no_evidence() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(t.evidence.lock().unwrap().is_none());
+    assert!(t.evidence().is_none());
 }
 
 #[tokio::test]
@@ -318,7 +261,7 @@ async fn windows_enforce_is_upload_command_and_one_evidence_upload() {
         "C:/Windows/Temp/amiforge-harden-{}.ps1",
         &script.sha256[..16]
     );
-    let calls = t.calls.lock().unwrap().clone();
+    let calls = t.calls();
     assert_eq!(calls.len(), 3, "exactly three round trips: {calls:#?}");
     assert_eq!(
         calls[0],

@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use amiforge_aws::client::{Clients, load_for_endpoint};
+use amiforge_aws::client::Clients;
 use amiforge_aws::images;
-use amiforge_e2e::emulator::Emulator;
+use amiforge_e2e::emulator::{self, Emulator, create_kms_key};
 use amiforge_model::tags;
 use amiforge_plugin::replicate::engine::{self, Event, Input};
 use amiforge_plugin::replicate::{ReplicateConfig, settings};
@@ -38,7 +38,7 @@ const REGIONS: [&str; 16] = [
 ];
 
 async fn clients(emu: &Emulator) -> Arc<Clients> {
-    Arc::new(Clients::new(load_for_endpoint(HOME, &emu.endpoint()).await))
+    Arc::new(emulator::clients(emu).await)
 }
 
 /// A source AMI in `HOME`, registered the way a builder leaves one (one EBS snapshot).
@@ -70,22 +70,7 @@ async fn source_ami(c: &Clients, name: &str) -> String {
 
 /// A customer managed key with an alias in `region`; returns the key ARN.
 async fn kms_key(c: &Clients, region: &str, alias: &str) -> String {
-    let k = c
-        .kms(region)
-        .create_key()
-        .description("amiforge test")
-        .send()
-        .await
-        .expect("CreateKey");
-    let meta = k.key_metadata().unwrap();
-    c.kms(region)
-        .create_alias()
-        .alias_name(alias)
-        .target_key_id(meta.key_id())
-        .send()
-        .await
-        .expect("CreateAlias");
-    meta.arn().unwrap().to_string()
+    create_kms_key(c, region, Some(alias)).await
 }
 
 fn config(v: serde_json::Value) -> amiforge_plugin::replicate::Settings {

@@ -1,33 +1,39 @@
-//! `amiforge-sysprep` driven through the real plugin stack by a stand-in for Packer that records
-//! every Communicator and Ui call and plays a Windows target: it answers the probe with scripted
-//! tagged lines and the sysprep script with scripted output and exit status. Pins the exact
+//! `amiforge-sysprep` driven through the real plugin stack by the SDK's fake Packer
+//! (`packer_sdk::testutil`), which records every Communicator and Ui call while a scripted
+//! Windows target plays the machine: it answers the probe with scripted tagged lines and the
+//! sysprep script with scripted output and exit status. Pins the exact
 //! command sequence (probe upload, probe run, answer-file upload, script upload, script run),
 //! detection when several agents are present, refusals before anything changes, the failure
 //! path (evidence into the UI and a host file) and that the admin password never appears in a
 //! command, an upload, the UI or the evidence file. (No Windows here: the PowerShell itself is
 //! parse- and golden-tested in `sysprep_scripts.rs`.)
 
-mod support;
-
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use amiforge_plugin::sysprep::detect::{Agent, TAG};
 use amiforge_plugin::sysprep::scripts::probe_script;
 use amiforge_plugin::sysprep::unattend::{self, AnswerSettings, Arch, ComputerName};
 use amiforge_plugin::sysprep::{command, script_path};
-use packer_sdk::broker::Broker;
-use packer_sdk::rpc::NIL;
-use packer_sdk::rpc::server::{Handler, Reply};
-use packer_sdk::rpc::value::{as_str, as_u64, get};
+use packer_sdk::invocation::Kind;
+use packer_sdk::testutil::{self, Answer, Callbacks, FakePacker, RecordingUi, Scripted};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PASSWORD: &str = "Bu1ld-Time-Passw0rd";
 
+/// A Communicator call, as these tests compare them (upload modes are not their concern).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Call {
     Upload { path: String, bytes: Vec<u8> },
     Start { command: String },
+}
+
+impl From<testutil::Call> for Call {
+    fn from(c: testutil::Call) -> Call {
+        match c {
+            testutil::Call::Upload { path, bytes, .. } => Call::Upload { path, bytes },
+            testutil::Call::Start { command, .. } => Call::Start { command },
+        }
+    }
 }
 
 /// How the target answers the sysprep script.
@@ -36,78 +42,6 @@ struct RunAnswer {
     lines: Vec<String>,
     /// `None`: the connection ends without an exit status (Windows shutting down).
     exit: Option<i64>,
-}
-
-struct Target {
-    broker: Arc<Broker>,
-    calls: Mutex<Vec<Call>>,
-    ui: Mutex<Vec<(String, String)>>,
-    probe: Vec<String>,
-    run: RunAnswer,
-}
-
-struct TargetService(Arc<Target>);
-
-#[async_trait::async_trait]
-impl Handler for TargetService {
-    fn services(&self) -> &'static [&'static str] {
-        &["Ui", "Communicator"]
-    }
-
-    async fn call(&self, service: &str, method: &str, body: rmpv::Value) -> Reply {
-        let t = &self.0;
-        if service == "Ui" {
-            t.ui.lock()
-                .unwrap()
-                .push((method.to_string(), as_str(&body).unwrap_or_default()));
-            return Ok(NIL.to_vec());
-        }
-        let id = |k: &str| get(&body, k).and_then(as_u64).unwrap_or(0) as u32;
-        match method {
-            "Upload" => {
-                let path = get(&body, "Path").and_then(as_str).unwrap_or_default();
-                let mut s = t
-                    .broker
-                    .dial(id("ReaderStreamId"))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let mut bytes = Vec::new();
-                s.read_to_end(&mut bytes).await.map_err(|e| e.to_string())?;
-                t.calls.lock().unwrap().push(Call::Upload { path, bytes });
-                Ok(NIL.to_vec())
-            }
-            "Start" => {
-                let command = get(&body, "Command").and_then(as_str).unwrap_or_default();
-                t.calls.lock().unwrap().push(Call::Start {
-                    command: command.clone(),
-                });
-                let dial = |id| async move { t.broker.dial(id).await.map_err(|e| e.to_string()) };
-                let mut out = dial(id("StdoutStreamId")).await?;
-                let mut err = dial(id("StderrStreamId")).await?;
-                let mut resp = dial(id("ResponseStreamId")).await?;
-                let (lines, exit) = if command.contains("amiforge-sysprep-probe-") {
-                    (t.probe.clone(), Some(0))
-                } else if command.contains("amiforge-sysprep-run-") {
-                    (t.run.lines.clone(), t.run.exit)
-                } else {
-                    (vec![format!("unexpected command {command}")], Some(127))
-                };
-                tokio::spawn(async move {
-                    for l in &lines {
-                        out.write_all(format!("{l}\r\n").as_bytes()).await.unwrap();
-                    }
-                    out.shutdown().await.unwrap();
-                    err.shutdown().await.unwrap();
-                    if let Some(code) = exit {
-                        resp.write_all(&support::finished(code)).await.unwrap();
-                    }
-                    resp.shutdown().await.unwrap();
-                });
-                Ok(NIL.to_vec())
-            }
-            other => Err(format!("rpc: can't find method Communicator.{other}")),
-        }
-    }
 }
 
 fn tag(fields: &[&str]) -> String {
@@ -168,23 +102,20 @@ fn probe_lines(build: &str, agents: &[&str], extra: &[String]) -> Vec<String> {
 }
 
 struct Run {
-    target: Arc<Target>,
+    packer_side: Arc<Callbacks>,
     result: Result<rmpv::Value, packer_sdk::rpc::RpcError>,
 }
 
 impl Run {
     fn calls(&self) -> Vec<Call> {
-        self.target.calls.lock().unwrap().clone()
+        let comm = self.packer_side.communicator().unwrap();
+        comm.calls().into_iter().map(Call::from).collect()
     }
     fn ui(&self) -> Vec<(String, String)> {
-        self.target.ui.lock().unwrap().clone()
+        self.packer_side.recorded_ui().calls()
     }
     fn ui_text(&self) -> String {
-        self.ui()
-            .iter()
-            .map(|(m, t)| format!("{m}: {t}"))
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.packer_side.recorded_ui().transcript()
     }
     fn error(&self) -> String {
         match &self.result {
@@ -213,19 +144,31 @@ impl Run {
 
 async fn run(config: serde_json::Value, probe: Vec<String>, answer: RunAnswer) -> Run {
     let cfg: rmpv::Value = rmpv::ext::to_value(&config).unwrap();
-    let packer = support::prepare("sysprep", cfg, "win").await;
-    let target = Arc::new(Target {
-        broker: packer.broker.clone(),
-        calls: Mutex::new(Vec::new()),
-        ui: Mutex::new(Vec::new()),
-        probe,
-        run: answer,
-    });
+    let packer = FakePacker::start(&amiforge_plugin::plugin(), Kind::Provisioner, "sysprep");
+    packer
+        .prepare(vec![cfg, testutil::build_variables("win", "amazon-ebs")])
+        .await
+        .unwrap();
+    // a Windows shell: CRLF line ends
+    let machine = Scripted::new()
+        .on(
+            "amiforge-sysprep-probe-",
+            Answer::lines(&probe, "\r\n", Some(0)),
+        )
+        .on(
+            "amiforge-sysprep-run-",
+            Answer::lines(&answer.lines, "\r\n", answer.exit),
+        );
+    let packer_side = Arc::new(Callbacks::provisioner(
+        RecordingUi::new(),
+        packer.communicator(Arc::new(machine)),
+    ));
     let generated = rmpv::Value::Map(vec![("User".into(), "Administrator".into())]);
-    let result = packer
-        .provision(Arc::new(TargetService(target.clone())), generated)
-        .await;
-    Run { target, result }
+    let result = packer.provision(packer_side.clone(), generated).await;
+    Run {
+        packer_side,
+        result,
+    }
 }
 
 fn ok_run(extra: &[String]) -> RunAnswer {

@@ -10,7 +10,7 @@ use amiforge_plugin::sysprep::config::AgentChoice;
 use amiforge_plugin::sysprep::detect::{Agent, Probe, Release, TAG, decide, describe_build};
 use amiforge_plugin::sysprep::scripts::{self, RunPlan, Scrub};
 use amiforge_plugin::sysprep::unattend::{self, AnswerSettings, Arch, ComputerName};
-use amiforge_profile::test_util::powershell_errors as ps_errors;
+use amiforge_profile::testutil::powershell_errors as ps_errors;
 use expect_test::expect_file;
 use secrecy::SecretString;
 

@@ -7,7 +7,7 @@
 //! the result into ONE script for the target (POSIX sh for Linux, PowerShell for Windows) that
 //! checks, fixes (enforce) and re-checks every control and prints structured results;
 //! [`results`] parses them and [`report`] builds the sha256-carrying report; [`evidence`] says
-//! where the report and SBOM go on the image. With the `test-util` feature, `test_util` holds
+//! where the report and SBOM go on the image. With the `test-util` feature, `testutil` holds
 //! the PowerShell parse check the generating crates' tests share.
 
 pub mod compile;
@@ -19,7 +19,7 @@ pub mod report;
 pub mod resolve;
 pub mod results;
 #[cfg(feature = "test-util")]
-pub mod test_util;
+pub mod testutil;
 
 pub use load::{LoadError, Source, builtin, builtin_names, load};
 pub use model::{Check, Control, Mode, Os, Profile, Severity};

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use amiforge_profile::compile::compile;
 use amiforge_profile::load::{Source, parse};
-use amiforge_profile::test_util::powershell_errors as ps_errors;
+use amiforge_profile::testutil::powershell_errors as ps_errors;
 use amiforge_profile::{Mode, builtin, resolve};
 use expect_test::expect_file;
 

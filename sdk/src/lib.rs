@@ -17,7 +17,8 @@
 //! (yamux session) → [`broker`] (numbered side streams) → [`msgpack`] + [`rpc`] (Go net/rpc) →
 //! services: [`provisioner`], [`post_processor`], [`artifact`], and Packer's [`ui`] and
 //! [`communicator`] called back. Configuration: [`spec`] (one typed schema, encoded as [`gob`]
-//! or protobuf), [`config`] (decoding what Packer sends).
+//! or protobuf), [`config`] (decoding what Packer sends). With feature `test-util`, `testutil`
+//! holds a fake Packer for driving components in tests.
 
 extern crate self as packer_sdk;
 
@@ -37,6 +38,8 @@ pub mod provisioner;
 pub mod rpc;
 pub mod secrets;
 pub mod spec;
+#[cfg(feature = "test-util")]
+pub mod testutil;
 pub mod ui;
 pub mod wire_spec;
 

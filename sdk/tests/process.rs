@@ -7,12 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use packer_sdk::broker::Broker;
-use packer_sdk::mux::Session;
 use packer_sdk::plugin::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
 use packer_sdk::rpc::RpcClient;
 use packer_sdk::spec::{CtyType, Spec};
-use tokio_util::compat::TokioAsyncReadCompatExt;
+use packer_sdk::testutil::FakePacker;
 
 fn scaffold() -> PathBuf {
     // tests run from target/<profile>/deps; cargo builds examples next door
@@ -185,15 +183,14 @@ fn installed_versioned_name_and_links_pick_their_handshake() {
     socket_of(&s.line, 4);
 }
 
-async fn connect(line: &str, parts: usize) -> (Session, RpcClient) {
+/// The fake Packer connected to the plugin process, and its client on stream 0.
+async fn connect(line: &str, parts: usize) -> (FakePacker, RpcClient) {
     let sock = tokio::net::UnixStream::connect(socket_of(line, parts))
         .await
         .unwrap();
-    let (session, inbound) =
-        Session::start_with_mode(sock.compat(), packer_sdk::yamux::Mode::Client);
-    let broker = Broker::start(session.clone(), inbound);
-    let s0 = broker.dial(0).await.unwrap();
-    (session, RpcClient::new(s0))
+    let packer = FakePacker::over(sock);
+    let rpc = packer.rpc().await.clone();
+    (packer, rpc)
 }
 
 fn config_spec_bytes(v: &rmpv::Value) -> Vec<u8> {
@@ -288,7 +285,7 @@ async fn modern_cty_json_config_is_accepted_and_errors_name_fields() {
 async fn sigint_is_ignored_and_the_process_exits_when_packer_goes_away() {
     // packer-plugin-sdk plugin/server.go ignores SIGINT/SIGTERM; cancellation comes by RPC
     let mut s = start(&scaffold(), &["start", "post-processor", "wrap"], &[]);
-    let (session, rpc) = connect(&s.line, 3).await;
+    let (packer, rpc) = connect(&s.line, 3).await;
     rpc.call("PostProcessor.ConfigSpec", &()).await.unwrap();
     let pid = s.child.id().to_string();
     for sig in ["-INT", "-TERM"] {
@@ -302,7 +299,7 @@ async fn sigint_is_ignored_and_the_process_exits_when_packer_goes_away() {
     rpc.call("PostProcessor.ConfigSpec", &())
         .await
         .expect("still serving after signals");
-    session.close().await;
+    packer.session().close().await;
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         if let Some(st) = s.child.try_wait().unwrap() {

@@ -1,23 +1,23 @@
-//! The whole plugin stack (yamux server, broker, net/rpc, services) driven in-process by a
-//! stand-in for Packer: yamux client role, broker dial of id 0, raw bytes where a test needs to
-//! misbehave. Real Packer runs against the same code in the end-to-end tests; these tests cover
-//! what Packer never sends: garbage, hostile lengths, unknown methods, cancellation races.
+//! The whole plugin stack (yamux server, broker, net/rpc, services) driven in-process by the
+//! SDK's fake Packer (`packer_sdk::testutil`): yamux client role, broker dial of id 0, raw bytes
+//! where a test needs to misbehave. Real Packer runs against the same code in the end-to-end
+//! tests; these tests cover what Packer never sends: garbage, hostile lengths, unknown methods,
+//! cancellation races.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use packer_sdk::broker::Broker;
 use packer_sdk::invocation::Kind;
-use packer_sdk::mux::{MuxStream, Session};
-use packer_sdk::plugin::serve_connection;
-use packer_sdk::rpc::server::{Handler, Reply};
-use packer_sdk::rpc::{RpcClient, RpcError, serve};
+use packer_sdk::mux::MuxStream;
+use packer_sdk::rpc::RpcError;
 use packer_sdk::spec::HclSpec as _;
-use packer_sdk::wire_spec::SpecFormat;
-use packer_sdk::{ConfigErrors, HclSpec, PackerConfig, Plugin, ProvisionContext, Provisioner};
+use packer_sdk::testutil::{Callbacks, FakePacker, RecordingUi, build_variables};
+use packer_sdk::{
+    ConfigErrors, HclSpec, PackerConfig, Plugin, PostProcessContext, PostProcessOutput,
+    PostProcessor, ProvisionContext, Provisioner, StaticArtifact,
+};
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_util::compat::TokioAsyncReadCompatExt;
 
 #[derive(Deserialize, HclSpec)]
 struct WaiterConfig {
@@ -58,30 +58,46 @@ impl Provisioner for Waiter {
     }
 }
 
-/// A connected (plugin, packer) pair; `packer` is the stand-in's broker.
-struct Pair {
-    packer: Arc<Broker>,
-    plugin: tokio::task::JoinHandle<Result<(), String>>,
+#[derive(Deserialize, HclSpec)]
+struct WrapConfig {
+    /// Appended to the input artifact's id; "fail" fails instead.
+    suffix: String,
 }
 
-async fn connect() -> Pair {
-    let plugin_def = Plugin::new("t", "0.0.1", "example.com/t/t").provisioner::<Waiter>("waiter");
-    let factory = plugin_def
-        .find(Kind::Provisioner, "waiter", false)
-        .expect("registered")
-        .factory;
-    let (a, b) = tokio::net::UnixStream::pair().unwrap();
-    let plugin = tokio::spawn(serve_connection(a.compat(), factory, SpecFormat::Gob));
-    let (sess, inbound) = Session::start_with_mode(b.compat(), packer_sdk::yamux::Mode::Client);
-    let packer = Broker::start(sess, inbound);
-    Pair { packer, plugin }
+/// A post-processor that wraps its input artifact.
+struct Wrap {
+    suffix: String,
 }
 
-async fn stream0(p: &Pair) -> MuxStream {
-    tokio::time::timeout(Duration::from_secs(5), p.packer.dial(0))
-        .await
-        .expect("dial in time")
-        .expect("dial 0")
+#[packer_sdk::async_trait]
+impl PostProcessor for Wrap {
+    type Config = WrapConfig;
+    fn configure(c: WrapConfig, _: &PackerConfig) -> Result<Self, ConfigErrors> {
+        Ok(Wrap { suffix: c.suffix })
+    }
+    async fn post_process(&self, ctx: PostProcessContext) -> anyhow::Result<PostProcessOutput> {
+        let id = ctx.input.id().await?;
+        ctx.ui.say(format!("wrapping {id}")).await?;
+        if self.suffix == "fail" {
+            anyhow::bail!("cannot wrap {id}");
+        }
+        let artifact = StaticArtifact {
+            builder_id: "t.wrap".into(),
+            id: format!("{id}{}", self.suffix),
+            ..StaticArtifact::default()
+        };
+        Ok(PostProcessOutput {
+            artifact: Some(Arc::new(artifact)),
+            keep: true,
+            force_override: false,
+        })
+    }
+}
+
+/// The fake Packer connected to the test provisioner.
+fn connect() -> FakePacker {
+    let plugin = Plugin::new("t", "0.0.1", "example.com/t/t").provisioner::<Waiter>("waiter");
+    FakePacker::start(&plugin, Kind::Provisioner, "waiter")
 }
 
 async fn read_eof(s: &mut MuxStream) -> Vec<u8> {
@@ -95,8 +111,8 @@ async fn read_eof(s: &mut MuxStream) -> Vec<u8> {
 
 #[tokio::test]
 async fn unknown_methods_get_go_error_texts_and_the_stream_keeps_working() {
-    let p = connect().await;
-    let rpc = RpcClient::new(stream0(&p).await);
+    let p = connect();
+    let rpc = p.rpc().await;
     let e = rpc.call("Provisioner.Nope", &()).await.unwrap_err();
     assert_eq!(
         e,
@@ -120,8 +136,8 @@ async fn unknown_methods_get_go_error_texts_and_the_stream_keeps_working() {
 
 #[tokio::test]
 async fn many_concurrent_calls_are_matched_by_seq() {
-    let p = connect().await;
-    let rpc = RpcClient::new(stream0(&p).await);
+    let p = connect();
+    let rpc = p.rpc().await;
     let mut tasks = Vec::new();
     for i in 0..64 {
         let rpc = rpc.clone();
@@ -143,13 +159,13 @@ async fn many_concurrent_calls_are_matched_by_seq() {
 
 #[tokio::test]
 async fn a_header_that_is_not_a_map_closes_the_stream_cleanly() {
-    let p = connect().await;
-    let mut s = stream0(&p).await;
+    let p = connect();
+    let mut s = p.stream0().await;
     s.write_all(&[0x93, 0x01, 0x02, 0x03, 0xc0]).await.unwrap();
     s.flush().await.unwrap();
     assert!(read_eof(&mut s).await.is_empty());
     assert!(
-        !p.plugin.is_finished(),
+        !p.plugin_finished(),
         "a bad stream must not kill the plugin"
     );
 }
@@ -164,8 +180,8 @@ async fn hostile_lengths_close_without_allocating() {
         vec![0x91; 4096],                   // nesting bomb
         vec![0xc1],                         // reserved marker
     ] {
-        let p = connect().await;
-        let mut s = stream0(&p).await;
+        let p = connect();
+        let mut s = p.stream0().await;
         s.write_all(&bytes).await.unwrap();
         s.flush().await.unwrap();
         assert!(read_eof(&mut s).await.is_empty(), "{:x?}", &bytes[..1]);
@@ -174,8 +190,8 @@ async fn hostile_lengths_close_without_allocating() {
 
 #[tokio::test]
 async fn truncated_request_then_eof_closes_cleanly() {
-    let p = connect().await;
-    let mut s = stream0(&p).await;
+    let p = connect();
+    let mut s = p.stream0().await;
     // a header cut in the middle of its ServiceMethod string
     s.write_all(&[0x82, 0xad, b'S', b'e', b'r']).await.unwrap();
     s.shutdown().await.unwrap();
@@ -186,8 +202,8 @@ async fn truncated_request_then_eof_closes_cleanly() {
 async fn packer_166_json_prepare_bytes_decode_and_name_the_missing_field() {
     // Recorded from Packer 1.6.6 (JSON template, shell provisioner's Prepare): config map,
     // packer_* map and the build placeholder map. Our test component has `inline` too.
-    let p = connect().await;
-    let mut s = stream0(&p).await;
+    let p = connect();
+    let mut s = p.stream0().await;
     let req = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/prepare-json-166.msgpack"
@@ -208,8 +224,8 @@ async fn packer_166_json_prepare_bytes_decode_and_name_the_missing_field() {
 
 #[tokio::test]
 async fn packer_166_hcl2_prepare_bytes_decode_and_name_the_unknown_attribute() {
-    let p = connect().await;
-    let mut s = stream0(&p).await;
+    let p = connect();
+    let mut s = p.stream0().await;
     let req = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/prepare-hcl2-166.msgpack"
@@ -226,102 +242,64 @@ async fn packer_166_hcl2_prepare_bytes_decode_and_name_the_unknown_attribute() {
     );
 }
 
-/// Packer's `Ui` as the stand-in serves it: records messages.
-struct RecordingUi(Mutex<Vec<String>>);
-
-#[async_trait::async_trait]
-impl Handler for RecordingUi {
-    fn services(&self) -> &'static [&'static str] {
-        &["Ui"]
-    }
-    async fn call(&self, _s: &str, method: &str, body: rmpv::Value) -> Reply {
-        use packer_sdk::rpc::value::{as_array, as_str, get};
-        let text = match method {
-            // Go's MachineArgs{Category string; Args []string}
-            "Machine" => {
-                let cat = get(&body, "Category").and_then(as_str).unwrap_or_default();
-                let args: Vec<String> = get(&body, "Args")
-                    .and_then(as_array)
-                    .map(|a| a.iter().filter_map(as_str).collect())
-                    .unwrap_or_default();
-                format!("{cat}|{}", args.join(","))
-            }
-            _ => as_str(&body).ok_or("Ui: the argument must be a string")?,
-        };
-        self.0.lock().unwrap().push(format!("{method}:{text}"));
-        if method == "Ask" {
-            return packer_sdk::rpc::encode_body("yes");
-        }
-        Ok(packer_sdk::rpc::NIL.to_vec())
-    }
-}
-
-fn cty_config(mode: &str) -> rmpv::Value {
+/// The test provisioner's configuration in `mode` as Packer ≥ 1.7 sends it: the packer map,
+/// the cty JSON blob, no override.
+fn cty_config(mode: &str) -> Vec<rmpv::Value> {
     let json = format!(
         r#"{{"value":{{"mode":"{mode}","inline":null}},"type":["object",{{"mode":"string","inline":["list","string"]}}]}}"#
     );
-    rmpv::Value::Map(vec![(
-        "Configs".into(),
-        rmpv::Value::Array(vec![
-            rmpv::Value::Map(vec![
-                ("packer_build_name".into(), "b".into()),
-                (
-                    "packer_sensitive_variables".into(),
-                    rmpv::Value::Array(vec!["s3cret-value".into()]),
-                ),
-            ]),
-            rmpv::Value::Binary(json.into_bytes()),
-            rmpv::Value::Nil,
+    vec![
+        rmpv::Value::Map(vec![
+            ("packer_build_name".into(), "b".into()),
+            (
+                "packer_sensitive_variables".into(),
+                rmpv::Value::Array(vec!["s3cret-value".into()]),
+            ),
         ]),
-    )])
+        rmpv::Value::Binary(json.into_bytes()),
+        rmpv::Value::Nil,
+    ]
 }
 
-/// Prepares the test provisioner in `mode` and starts `Provision`, with the stand-in serving
-/// `Ui` on an id it issued (as Packer does). Returns the recorded UI and the pending call.
+/// Prepares the test provisioner in `mode` and starts `Provision`, with the fake Packer serving
+/// a Ui (answering "yes") on an id it issued (as Packer does). Returns the recorded UI and the
+/// pending call.
 async fn start_provision(
-    p: &Pair,
-    rpc: &RpcClient,
+    p: &FakePacker,
     mode: &str,
 ) -> (
-    Arc<RecordingUi>,
+    Arc<Callbacks>,
     tokio::task::JoinHandle<Result<rmpv::Value, RpcError>>,
 ) {
-    rpc.call("Provisioner.Prepare", &cty_config(mode))
-        .await
-        .unwrap();
-    let id = p.packer.next_id();
-    let incoming = p.packer.expect(id);
-    let ui = Arc::new(RecordingUi(Mutex::new(Vec::new())));
-    let served = ui.clone();
-    tokio::spawn(async move {
-        let s = incoming.accept(Duration::from_secs(5)).await.unwrap();
-        serve(s, served).await;
-    });
-    let args = rmpv::Value::Map(vec![
-        (
-            "GeneratedData".into(),
-            rmpv::Value::Map(vec![("ID".into(), "Null".into())]),
-        ),
-        ("StreamID".into(), rmpv::Value::from(id)),
-    ]);
-    let rpc = rpc.clone();
-    let call = tokio::spawn(async move { rpc.call("Provisioner.Provision", &args).await });
+    p.prepare(cty_config(mode)).await.unwrap();
+    let ui = Arc::new(Callbacks::ui(RecordingUi::answering("yes")));
+    let generated = rmpv::Value::Map(vec![("ID".into(), "Null".into())]);
+    let call = p.start_provision(ui.clone(), generated).await;
     (ui, call)
+}
+
+/// What the Ui recorded, as `Method:text`.
+fn ui_lines(ui: &Callbacks) -> Vec<String> {
+    ui.recorded_ui()
+        .calls()
+        .iter()
+        .map(|(m, t)| format!("{m}:{t}"))
+        .collect()
 }
 
 #[tokio::test]
 async fn cancel_reaches_a_running_provision_on_the_same_stream() {
-    let p = connect().await;
-    let rpc = RpcClient::new(stream0(&p).await);
-    let (ui, provision) = start_provision(&p, &rpc, "wait").await;
+    let p = connect();
+    let rpc = p.rpc().await;
+    let (ui, provision) = start_provision(&p, "wait").await;
     // wait until the provisioner is running (it said so), then cancel
     for _ in 0..100 {
-        if !ui.0.lock().unwrap().is_empty() {
+        if !ui_lines(&ui).is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(ui.0.lock().unwrap().as_slice(), ["Say:waiting"]);
+    assert_eq!(ui_lines(&ui), ["Say:waiting"]);
     rpc.call("Provisioner.Cancel", &()).await.unwrap();
     let r = tokio::time::timeout(Duration::from_secs(5), provision)
         .await
@@ -332,8 +310,8 @@ async fn cancel_reaches_a_running_provision_on_the_same_stream() {
 
 #[tokio::test]
 async fn prepare_twice_and_provision_before_prepare() {
-    let p = connect().await;
-    let rpc = RpcClient::new(stream0(&p).await);
+    let p = connect();
+    let rpc = p.rpc().await;
     let e = rpc
         .call(
             "Provisioner.Provision",
@@ -342,25 +320,18 @@ async fn prepare_twice_and_provision_before_prepare() {
         .await
         .unwrap_err();
     assert!(matches!(e, RpcError::Remote(t) if t.contains("before Prepare")));
-    let e = rpc
-        .call("Provisioner.Prepare", &cty_config(""))
-        .await
-        .unwrap_err();
+    let e = p.prepare(cty_config("")).await.unwrap_err();
     assert_eq!(e, RpcError::Remote("mode: must not be empty".into()));
-    rpc.call("Provisioner.Prepare", &cty_config("now"))
-        .await
-        .unwrap();
-    rpc.call("Provisioner.Prepare", &cty_config("now"))
-        .await
-        .unwrap();
+    p.prepare(cty_config("now")).await.unwrap();
+    p.prepare(cty_config("now")).await.unwrap();
 }
 
 #[tokio::test]
 async fn closing_the_connection_ends_the_plugin() {
-    let p = connect().await;
-    let _s = stream0(&p).await;
-    p.packer.session().close().await;
-    let r = tokio::time::timeout(Duration::from_secs(5), p.plugin).await;
+    let p = connect();
+    let _s = p.stream0().await;
+    p.session().close().await;
+    let r = tokio::time::timeout(Duration::from_secs(5), p.into_plugin()).await;
     assert!(
         matches!(r, Ok(Ok(Ok(())))),
         "plugin must exit cleanly when Packer goes away: {r:?}"
@@ -369,12 +340,11 @@ async fn closing_the_connection_ends_the_plugin() {
 
 #[tokio::test]
 async fn ui_calls_have_go_shapes_and_sensitive_values_are_masked() {
-    let p = connect().await;
-    let rpc = RpcClient::new(stream0(&p).await);
-    let (ui, provision) = start_provision(&p, &rpc, "ui").await;
+    let p = connect();
+    let (ui, provision) = start_provision(&p, "ui").await;
     provision.await.unwrap().unwrap();
     assert_eq!(
-        ui.0.lock().unwrap().as_slice(),
+        ui_lines(&ui),
         [
             "Message:the token is <sensitive>",
             "Error:an error line",
@@ -383,6 +353,45 @@ async fn ui_calls_have_go_shapes_and_sensitive_values_are_masked() {
             "Say:answer was yes",
         ]
     );
+}
+
+#[tokio::test]
+async fn a_post_processor_reads_its_input_and_returns_an_artifact_packer_can_read() {
+    let plugin = Plugin::new("t", "0.0.1", "example.com/t/t").post_processor::<Wrap>("wrap");
+    for (suffix, want) in [
+        ("-wrapped", Ok("us-east-1:ami-1-wrapped")),
+        ("fail", Err(())),
+    ] {
+        let p = FakePacker::start(&plugin, Kind::PostProcessor, "wrap");
+        let config = rmpv::Value::Map(vec![("suffix".into(), suffix.into())]);
+        p.configure(vec![config, build_variables("b", "amazon-ebs")])
+            .await
+            .unwrap();
+        let input = StaticArtifact {
+            builder_id: "mitchellh.amazonebs".into(),
+            id: "us-east-1:ami-1".into(),
+            ..StaticArtifact::default()
+        };
+        let packer_side = Arc::new(Callbacks::post_processor(
+            RecordingUi::new(),
+            Arc::new(input),
+        ));
+        let out = p.post_process(packer_side.clone()).await.unwrap();
+        assert_eq!(ui_lines(&packer_side), ["Say:wrapping us-east-1:ami-1"]);
+        match want {
+            Ok(id) => {
+                assert_eq!(out.error, None);
+                assert!(out.keep && !out.force_override);
+                let artifact = out.artifact.expect("an artifact");
+                assert_eq!(artifact.id().await.unwrap(), id);
+                assert_eq!(artifact.builder_id().await.unwrap(), "t.wrap");
+            }
+            Err(()) => {
+                assert_eq!(out.error.as_deref(), Some("cannot wrap us-east-1:ami-1"));
+                assert!(out.artifact.is_none() && !out.keep);
+            }
+        }
+    }
 }
 
 /// Bytes written by the upstream Packer 1.6.6 SDK client code with the 2015 ugorji codec: keys

@@ -1,11 +1,14 @@
 //! The AWS emulator (tests/emulator/emulator.py: moto as a library, plus pending copies, KMS on
 //! copies, client-token idempotency, deprecation and fault injection) as a test fixture: a free
-//! 127.0.0.1 port, started per test, killed on drop.
+//! 127.0.0.1 port, started per test, killed on drop. Plus what every test does with it through
+//! the AWS SDK: [`clients`] for it and [`create_kms_key`].
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use amiforge_aws::client::{Clients, load_for_endpoint};
 
 use crate::{free_port, workspace};
 
@@ -25,6 +28,39 @@ pub fn python() -> PathBuf {
     } else {
         PathBuf::from("python3")
     }
+}
+
+/// The region the tests' clients and builds call home (where [`BASE_AMI`] is built from).
+pub const HOME_REGION: &str = "us-east-1";
+
+/// amiforge-aws clients talking to `emu` (home region [`HOME_REGION`], test credentials).
+pub async fn clients(emu: &Emulator) -> Clients {
+    Clients::new(load_for_endpoint(HOME_REGION, &emu.endpoint()).await)
+}
+
+/// A customer managed KMS key in `region`, with `alias` (`alias/…`) pointing at it when given;
+/// returns the key's ARN.
+pub async fn create_kms_key(c: &Clients, region: &str, alias: Option<&str>) -> String {
+    let k = c
+        .kms(region)
+        .create_key()
+        .description("amiforge test")
+        .send()
+        .await
+        .expect("CreateKey");
+    let meta = k
+        .key_metadata()
+        .expect("CreateKey returns the key's metadata");
+    if let Some(alias) = alias {
+        c.kms(region)
+            .create_alias()
+            .alias_name(alias)
+            .target_key_id(meta.key_id())
+            .send()
+            .await
+            .expect("CreateAlias");
+    }
+    meta.arn().expect("a key ARN").to_string()
 }
 
 /// The base image every emulator starts with.

@@ -8,6 +8,7 @@
 pub mod emulator;
 pub mod packer;
 pub mod sandbox;
+pub mod templates;
 
 use std::path::{Path, PathBuf};
 

@@ -122,12 +122,21 @@ impl Sandbox {
         self.path().join(inside.trim_start_matches('/'))
     }
 
+    /// The HCL attributes of a source's SSH communicator that connects to this sandbox as
+    /// `admin` (one indented line each).
+    pub fn ssh_settings_hcl(&self) -> String {
+        format!(
+            "  ssh_host             = \"127.0.0.1\"\n  ssh_port             = {}\n  ssh_username         = \"admin\"\n  ssh_private_key_file = \"{}\"\n  ssh_timeout          = \"30s\"\n",
+            self.port,
+            self.key.display()
+        )
+    }
+
     /// HCL for a `null` source that connects to this sandbox as `admin`.
     pub fn null_source_hcl(&self, name: &str) -> String {
         format!(
-            "source \"null\" \"{name}\" {{\n  ssh_host             = \"127.0.0.1\"\n  ssh_port             = {}\n  ssh_username         = \"admin\"\n  ssh_private_key_file = \"{}\"\n  ssh_timeout          = \"30s\"\n}}\n",
-            self.port,
-            self.key.display()
+            "source \"null\" \"{name}\" {{\n{}}}\n",
+            self.ssh_settings_hcl()
         )
     }
 

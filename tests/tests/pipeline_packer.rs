@@ -10,11 +10,12 @@
 
 use std::collections::BTreeMap;
 
-use amiforge_aws::client::{Clients, load_for_endpoint};
+use amiforge_aws::client::Clients;
 use amiforge_aws::{images, instances, ssm};
-use amiforge_e2e::emulator::Emulator;
+use amiforge_e2e::emulator::{Emulator, clients, create_kms_key};
 use amiforge_e2e::packer::{PackerOutput, Workdir};
 use amiforge_e2e::sandbox::Sandbox;
+use amiforge_e2e::templates::{IMAGES_KEY, harden_and_replicate};
 use amiforge_e2e::{amiforge_bin, validator_bin};
 use amiforge_model::manifest::Manifest;
 use amiforge_model::tags;
@@ -23,10 +24,6 @@ const REGIONS: [&str; 3] = ["eu-west-1", "us-west-2", "ap-southeast-2"];
 const ALL: [&str; 4] = ["us-east-1", "eu-west-1", "us-west-2", "ap-southeast-2"];
 const APPROVED: &str = "/amiforge/web/approved";
 const OLD: &str = "ami-0badc0ffee0000001";
-
-async fn clients(emu: &Emulator) -> Clients {
-    Clients::new(load_for_endpoint("us-east-1", &emu.endpoint()).await)
-}
 
 fn packer(w: &Workdir, emu: &Emulator, args: &[&str]) -> PackerOutput {
     w.packer_with_env(args, &emu.env())
@@ -37,14 +34,7 @@ fn packer(w: &Workdir, emu: &Emulator, args: &[&str]) -> PackerOutput {
 async fn prepare(c: &Clients, sbx: &Sandbox) {
     let public = std::fs::read(sbx.key.with_extension("pub")).expect("sandbox public key");
     for r in ALL {
-        let k = c.kms(r).create_key().send().await.unwrap();
-        c.kms(r)
-            .create_alias()
-            .alias_name("alias/images")
-            .target_key_id(k.key_metadata().unwrap().key_id())
-            .send()
-            .await
-            .unwrap();
+        create_kms_key(c, r, Some(IMAGES_KEY)).await;
         c.ec2(r)
             .import_key_pair()
             .key_name("sandbox")
@@ -76,6 +66,8 @@ async fn pipeline() -> (Emulator, Sandbox, Clients, Workdir) {
     (emu, sbx, c, w)
 }
 
+/// The golden build with the gate after replication; `weaken` adds drift after hardening,
+/// `gate_extra` more gate attributes.
 fn template(emu: &Emulator, sbx: &Sandbox, weaken: bool, gate_extra: &str) -> String {
     let weaken = if weaken {
         // drift after hardening: what the gate's in-guest audit must catch
@@ -83,28 +75,12 @@ fn template(emu: &Emulator, sbx: &Sandbox, weaken: bool, gate_extra: &str) -> St
     } else {
         ""
     };
-    let kms: Vec<String> = REGIONS
-        .iter()
-        .map(|r| format!("\"{r}\" = \"alias/images\""))
-        .collect();
-    format!(
-        r#"{source}
-build {{
-  sources = ["source.amazon-ebs.web"]
-  provisioner "amiforge-harden" {{
-    report_path = "out/hardening.json"
-  }}
-{weaken}  post-processors {{
-    post-processor "amiforge-replicate" {{
-      regions            = ["{r0}", "{r1}", "{r2}"]
-      region_kms_key_ids = {{ {kms} }}
-      tags               = {{ team = "platform" }}
-      account_ids        = ["111122223333"]
-      strategy           = "hybrid"
-      manifest_path      = "out/manifest.json"
-      hardening_report   = "out/hardening.json"
-    }}
-    post-processor "amiforge-validate" {{
+    let source = emu.amazon_ebs_source(&format!(
+        "  encrypt_boot         = true\n  kms_key_id           = \"{IMAGES_KEY}\"\n{}",
+        sbx.ssh_settings_hcl()
+    ));
+    let gate = format!(
+        r#"    post-processor "amiforge-validate" {{
       validator_path       = "{validator}"
       timeout              = "2m"
       poll_interval        = "200ms"
@@ -125,24 +101,12 @@ build {{
       }}
 {gate_extra}
     }}
-  }}
-}}
 "#,
-        source = emu.amazon_ebs_source(&format!(
-            "  encrypt_boot         = true\n  kms_key_id           = \"alias/images\"\n  \
-             ssh_username         = \"admin\"\n  ssh_host             = \"127.0.0.1\"\n  \
-             ssh_port             = {}\n  ssh_private_key_file = \"{}\"\n  ssh_timeout          = \"30s\"",
-            sbx.port,
-            sbx.key.display()
-        )),
         port = sbx.port,
         key = sbx.key.display(),
         validator = validator_bin().display(),
-        r0 = REGIONS[0],
-        r1 = REGIONS[1],
-        r2 = REGIONS[2],
-        kms = kms.join(", ")
-    )
+    );
+    harden_and_replicate(&source, &REGIONS, weaken, "", &gate)
 }
 
 fn manifest(w: &Workdir) -> Manifest {

@@ -4,12 +4,12 @@
 //! `manifest` post-processor. Bad input fails `packer validate` (or the first API check) naming
 //! the attribute.
 
-use amiforge_aws::client::{Clients, load_for_endpoint};
 use amiforge_aws::{images, ssm};
 use amiforge_e2e::amiforge_bin;
-use amiforge_e2e::emulator::Emulator;
+use amiforge_e2e::emulator::{Emulator, clients, create_kms_key};
 use amiforge_e2e::packer::{PackerOutput, Workdir};
 use amiforge_e2e::sandbox::Sandbox;
+use amiforge_e2e::templates::{IMAGES_KEY, harden_and_replicate};
 use amiforge_model::manifest::Manifest;
 
 const REGIONS: [&str; 3] = ["eu-west-1", "us-west-2", "ap-southeast-2"];
@@ -18,14 +18,10 @@ const REGIONS: [&str; 3] = ["eu-west-1", "us-west-2", "ap-southeast-2"];
 /// build has no communicator.
 fn source(emu: &Emulator, sbx: Option<&Sandbox>) -> String {
     let communicator = match sbx {
-        Some(sbx) => format!(
-            "ssh_username = \"admin\"\n  ssh_host = \"127.0.0.1\"\n  ssh_port = {}\n  ssh_private_key_file = \"{}\"\n  ssh_timeout = \"30s\"",
-            sbx.port,
-            sbx.key.display()
-        ),
-        None => "communicator = \"none\"".to_string(),
+        Some(sbx) => sbx.ssh_settings_hcl(),
+        None => "  communicator = \"none\"".to_string(),
     };
-    emu.amazon_ebs_source(&format!("  {communicator}"))
+    emu.amazon_ebs_source(&communicator)
 }
 
 /// A work directory with the plugin installed.
@@ -48,10 +44,6 @@ fn chain(emu: &Emulator, post_processors: &str) -> String {
     )
 }
 
-async fn clients(emu: &Emulator) -> Clients {
-    Clients::new(load_for_endpoint("us-east-1", &emu.endpoint()).await)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn amazon_ebs_build_is_hardened_replicated_and_recorded() {
     let emu = Emulator::start(1.0);
@@ -59,51 +51,15 @@ async fn amazon_ebs_build_is_hardened_replicated_and_recorded() {
     let c = clients(&emu).await;
     let mut keys = std::collections::BTreeMap::new();
     for r in REGIONS {
-        let k = c.kms(r).create_key().send().await.unwrap();
-        let id = k.key_metadata().unwrap().key_id().to_string();
-        c.kms(r)
-            .create_alias()
-            .alias_name("alias/images")
-            .target_key_id(&id)
-            .send()
-            .await
-            .unwrap();
-        keys.insert(r, k.key_metadata().unwrap().arn().unwrap().to_string());
+        keys.insert(r, create_kms_key(&c, r, Some(IMAGES_KEY)).await);
     }
     let w = workdir();
-    let kms: Vec<String> = REGIONS
-        .iter()
-        .map(|r| format!("\"{r}\" = \"alias/images\""))
-        .collect();
-    let t = format!(
-        r#"{src}
-build {{
-  sources = ["source.amazon-ebs.web"]
-  provisioner "amiforge-harden" {{
-    report_path = "out/hardening.json"
-  }}
-  post-processors {{
-    post-processor "amiforge-replicate" {{
-      regions            = ["{r0}", "{r1}", "{r2}"]
-      region_kms_key_ids = {{ {kms} }}
-      tags               = {{ team = "platform" }}
-      account_ids        = ["111122223333"]
-      strategy           = "hybrid"
-      manifest_path      = "out/manifest.json"
-      hardening_report   = "out/hardening.json"
-      ssm_parameter      = "/amiforge/web/latest"
-    }}
-    post-processor "manifest" {{
-      output = "out/packer-manifest.json"
-    }}
-  }}
-}}
-"#,
-        src = source(&emu, Some(&sbx)),
-        r0 = REGIONS[0],
-        r1 = REGIONS[1],
-        r2 = REGIONS[2],
-        kms = kms.join(", ")
+    let t = harden_and_replicate(
+        &source(&emu, Some(&sbx)),
+        &REGIONS,
+        "",
+        "      ssm_parameter      = \"/amiforge/web/latest\"\n",
+        "    post-processor \"manifest\" {\n      output = \"out/packer-manifest.json\"\n    }\n",
     );
     w.write("t.pkr.hcl", &t);
     packer(&w, &emu, &["validate", "t.pkr.hcl"]).assert_ok();

@@ -1,6 +1,7 @@
-//! Test support shared by the validator's integration tests: emulator clients, a replicated
-//! release like amiforge-replicate makes, the "nothing left" assertion; [`guest`]: root shells
-//! in the sandbox and a sandbox hardened the way amiforge-harden does it.
+//! Test support shared by the validator's integration tests: emulator clients and KMS keys (from
+//! the e2e harness), a replicated release like amiforge-replicate makes, the "nothing left"
+//! assertion; [`guest`]: root shells in the sandbox and a sandbox hardened the way
+//! amiforge-harden does it.
 #![allow(dead_code)]
 
 pub mod guest;
@@ -8,24 +9,22 @@ pub mod guest;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use amiforge_aws::client::{Clients, load_for_endpoint};
+use amiforge_aws::client::Clients;
 use amiforge_aws::images::{self, CopyRequest};
 use amiforge_aws::instances;
-use amiforge_e2e::emulator::{BASE_AMI, Emulator};
+// not every test binary that includes this module uses it (like `dead_code` above)
+#[allow(unused_imports)]
+pub use amiforge_e2e::emulator::clients;
+use amiforge_e2e::emulator::{BASE_AMI, create_kms_key};
 use amiforge_model::manifest::{Manifest, RegionImage, Sharing, SourceImage};
 use amiforge_model::tags;
 
 pub const HOME: &str = "us-east-1";
 pub const ACCOUNT: &str = "111122223333";
 
-pub async fn clients(emu: &Emulator) -> Clients {
-    Clients::new(load_for_endpoint(HOME, &emu.endpoint()).await)
-}
-
 /// A KMS key (ARN) in `region`.
 pub async fn key(c: &Clients, region: &str) -> String {
-    let k = c.kms(region).create_key().send().await.unwrap();
-    k.key_metadata().unwrap().arn().unwrap().to_string()
+    create_kms_key(c, region, None).await
 }
 
 /// What replicate would have made: per region an encrypted copy of the base AMI with its own
