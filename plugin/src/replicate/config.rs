@@ -89,8 +89,8 @@ pub struct Settings {
     pub transfer_price: Option<f64>,
 }
 
-pub fn validate(c: ReplicateConfig, packer: &PackerConfig) -> Result<Settings, ConfigErrors> {
-    let mut errs = ConfigErrors::new();
+/// Regions to copy to and their KMS keys.
+fn check_regions(c: &ReplicateConfig, errs: &mut ConfigErrors) {
     if c.regions.is_empty() {
         errs.push("regions", "name at least one region to copy to");
     }
@@ -124,6 +124,10 @@ pub fn validate(c: ReplicateConfig, packer: &PackerConfig) -> Result<Settings, C
             );
         }
     }
+}
+
+/// Who may launch the copies.
+fn check_sharing(c: &ReplicateConfig, errs: &mut ConfigErrors) {
     for (i, a) in c.account_ids.iter().enumerate() {
         if !sharing::is_account_id(a) {
             errs.push(
@@ -154,9 +158,13 @@ pub fn validate(c: ReplicateConfig, packer: &PackerConfig) -> Result<Settings, C
             "public = true shares with everyone; remove account_ids/org_arns/ou_arns or set public = false",
         );
     }
-    for e in tags::check(&c.tags) {
-        errs.push(&e.field("tags"), e.message);
-    }
+}
+
+/// The strategy, when the copies are deprecated, and how long one copy may take.
+fn lifetimes(
+    c: &ReplicateConfig,
+    errs: &mut ConfigErrors,
+) -> (Strategy, Option<Duration>, Duration) {
     let strategy = match c.strategy.as_deref().map(str::parse::<Strategy>) {
         None => Strategy::default(),
         Some(Ok(s)) => s,
@@ -198,6 +206,17 @@ pub fn validate(c: ReplicateConfig, packer: &PackerConfig) -> Result<Settings, C
             Duration::from_secs(1)
         }
     };
+    (strategy, deprecate_after, timeout)
+}
+
+pub fn validate(c: ReplicateConfig, packer: &PackerConfig) -> Result<Settings, ConfigErrors> {
+    let mut errs = ConfigErrors::new();
+    check_regions(&c, &mut errs);
+    check_sharing(&c, &mut errs);
+    for e in tags::check(&c.tags) {
+        errs.push(&e.field("tags"), e.message);
+    }
+    let (strategy, deprecate_after, timeout) = lifetimes(&c, &mut errs);
     let max_parallel = c.max_parallel.unwrap_or(10);
     if !(1..=100).contains(&max_parallel) {
         errs.push("max_parallel", "between 1 and 100");
