@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/setup.sh
 
-echo "== fmt + clippy"
+echo "== fmt + clippy + sizes (files <= 600 lines, functions <= 120)"
 cargo fmt --all --check
+python3 tests/check-sizes.py
 cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== build (binaries and examples the end-to-end tests run)"
