@@ -194,7 +194,7 @@ impl RunningPacker {
 
     /// Sends SIGINT to packer's process group, as Ctrl-C in a terminal does.
     pub fn interrupt(&self) {
-        signal_group(self.child.id(), "INT");
+        signal_group(self.child.id(), nix::sys::signal::Signal::SIGINT);
     }
 
     pub fn pid(&self) -> u32 {
@@ -211,7 +211,7 @@ impl RunningPacker {
                     std::thread::sleep(Duration::from_millis(50))
                 }
                 _ => {
-                    signal_group(self.child.id(), "KILL");
+                    signal_group(self.child.id(), nix::sys::signal::Signal::SIGKILL);
                     let _ = self.child.wait();
                     break None;
                 }
@@ -238,16 +238,17 @@ impl RunningPacker {
 impl Drop for RunningPacker {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            signal_group(self.child.id(), "KILL");
+            signal_group(self.child.id(), nix::sys::signal::Signal::SIGKILL);
             let _ = self.child.wait();
         }
     }
 }
 
-fn signal_group(pid: u32, sig: &str) {
-    let _ = Command::new("kill")
-        .args([&format!("-{sig}"), "--", &format!("-{pid}")])
-        .status();
+/// Sends `sig` to the process group `pid` leads (Packer and the plugins it started).
+fn signal_group(pid: u32, sig: nix::sys::signal::Signal) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), sig);
+    }
 }
 
 /// Processes whose command line mentions `needle` (e.g. a work directory), for leak checks.

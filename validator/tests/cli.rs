@@ -51,12 +51,9 @@ fn wait_launched(emu: &Emulator, n: usize) {
     }
 }
 
-fn signal(child: &Child, sig: &str) {
-    let st = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
+fn signal(child: &Child, sig: nix::sys::signal::Signal) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, sig).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -202,7 +199,7 @@ async fn sigint_cleans_up_and_exits_3() {
         .spawn()
         .unwrap();
     wait_launched(&emu, 2);
-    signal(&child, "-INT");
+    signal(&child, nix::sys::signal::Signal::SIGINT);
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(

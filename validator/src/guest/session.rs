@@ -61,7 +61,7 @@ impl Session {
     }
 }
 
-/// The key pair an SSH run uses in `region`: the request's (`ssh_key_pair_name` +
+/// The key pair an SSH run uses in `region`: the request's (`ssh_keypair_name` +
 /// `ssh_private_key_file`), else one made for the run, recorded in the ledger before its key
 /// is written anywhere.
 pub async fn region_key(
