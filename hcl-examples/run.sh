@@ -10,7 +10,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-bash tests/setup.sh
+bash tests/setup.sh --no-modern
 cargo build --workspace --bins --examples
 
 work=$(mktemp -d /tmp/amiforge-example.XXXXXX)

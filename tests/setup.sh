@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Installs everything the example and the test suite need on a fresh Debian machine (idempotent,
-# fast when done before): Debian's packer 1.6.6 and tools, the Go packages of the modern-protocol
-# test peer, cargo-nextest, a Python venv with moto for the AWS emulator, and the cached Debian
-# root of the SSH sandbox.
+# fast when done before): Debian's packer 1.6.6 and tools, cargo-nextest, a Python venv with moto
+# for the AWS emulator, the cached Debian root of the SSH sandbox, and modern Packer (1.16.0 and
+# the amazon plugin, built from their Go modules by tests/modern/build.sh: minutes once, then
+# cached per tests/modern/go.sum; needs Go >= 1.26, /usr/local/go on this kind of machine).
+#
+#   tests/setup.sh [--no-modern]      --no-modern: skip modern Packer (hcl-examples/run.sh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+modern=1
+[ "${1:-}" = "--no-modern" ] && modern=0
 
 need_apt=()
-for pkg in packer debootstrap openssh-client zstd ca-certificates golang-go \
-           golang-github-hashicorp-yamux-dev golang-github-ugorji-go-codec-dev; do
+for pkg in packer debootstrap openssh-client zstd ca-certificates; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -34,4 +38,9 @@ fi
 
 # The sandbox's Debian root: built once with debootstrap (~1 min), then cached.
 bash "$here/sandbox/mkroot.sh" >/dev/null
+
+# Modern Packer for the tests: Packer 1.16.0 + packer-plugin-amazon 1.8.2 from the Go module proxy.
+if [ "$modern" = 1 ]; then
+  bash "$here/modern/build.sh" packer >/dev/null
+fi
 echo "setup: ok"
