@@ -2,10 +2,12 @@
 //! sandboxed sshd target (see `tests/sandbox/`). Everything binds to 127.0.0.1 and is torn down
 //! when the handles drop.
 //!
-//! Needs (installed by `.ci/run` / `tests/setup.sh`): Debian's `packer` 1.6.6, `ssh-keygen`,
-//! root with unshare/overlayfs for the sandbox, and `cargo build --workspace --examples` output.
+//! Needs (installed by `.ci/run` / `tests/setup.sh`): Debian's `packer` 1.6.6, Packer 1.16 built
+//! from its Go module ([`modern`]), `ssh-keygen`, root with unshare/overlayfs for the sandbox,
+//! and `cargo build --workspace --examples` output.
 
 pub mod emulator;
+pub mod modern;
 pub mod packer;
 pub mod sandbox;
 pub mod templates;

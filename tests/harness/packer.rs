@@ -1,6 +1,8 @@
 //! Running the real `packer` binary in a scratch directory that holds the template and the
 //! plugins under test (Packer 1.6.6 discovers `packer-plugin-*`, `packer-provisioner-*` and
-//! `packer-post-processor-*` files in the working directory).
+//! `packer-post-processor-*` files in the working directory). [`Workdir::new`] runs Debian's
+//! Packer 1.6.6 from `PATH`; [`Workdir::modern`] runs Packer 1.16 (see [`crate::modern`]) with
+//! its plugin, config and home directories inside the work directory.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -65,6 +67,10 @@ impl PackerOutput {
 /// A scratch directory for one packer run.
 pub struct Workdir {
     dir: tempfile::TempDir,
+    /// The packer binary (`packer` from `PATH` for 1.6.6).
+    packer: PathBuf,
+    /// Environment set for every packer run (after the host's is cleaned).
+    env: Vec<(String, String)>,
 }
 
 impl Default for Workdir {
@@ -80,7 +86,36 @@ impl Workdir {
             .tempdir()
             .expect("tempdir");
         std::fs::create_dir_all(dir.path().join("config")).expect("config dir");
-        Workdir { dir }
+        Workdir {
+            dir,
+            packer: PathBuf::from("packer"),
+            env: Vec::new(),
+        }
+    }
+
+    /// A work directory whose runs use modern Packer ([`crate::modern::packer`]), with nothing
+    /// of the host: `PACKER_PLUGIN_PATH` is `plugins/` (empty until
+    /// [`crate::modern::install`]), `PACKER_CONFIG_DIR` `config/`, `HOME` `home/`, the
+    /// download cache `cache/`, all inside the work directory.
+    pub fn modern() -> Workdir {
+        let mut w = Workdir::new();
+        w.packer = crate::modern::packer();
+        for d in ["plugins", "home", "cache"] {
+            std::fs::create_dir_all(w.path().join(d)).expect("work dir");
+        }
+        let at = |d: &str| w.path().join(d).display().to_string();
+        w.env = vec![
+            ("PACKER_PLUGIN_PATH".into(), at("plugins")),
+            ("HOME".into(), at("home")),
+            ("XDG_CONFIG_HOME".into(), at("home/.config")),
+            ("PACKER_CACHE_DIR".into(), at("cache")),
+        ];
+        w
+    }
+
+    /// The plugin directory of a [`Workdir::modern`].
+    pub fn plugins(&self) -> PathBuf {
+        self.path().join("plugins")
     }
 
     pub fn path(&self) -> &Path {
@@ -102,7 +137,7 @@ impl Workdir {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("packer");
+        let mut c = Command::new(&self.packer);
         c.args(args)
             .current_dir(self.path())
             .env("CHECKPOINT_DISABLE", "1")
@@ -114,6 +149,7 @@ impl Workdir {
             )
             .env_remove("PACKER_PLUGIN_PATH")
             .env_remove("PACKER_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

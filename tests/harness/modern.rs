@@ -1,0 +1,140 @@
+//! Modern Packer for the end-to-end tests: Packer 1.16.0 and the amazon plugin 1.8.2 built from
+//! their Go modules (`tests/modern/go.mod`, `tests/modern/build.sh packer`, cached per go.sum
+//! under `$AMIFORGE_CACHE/packer-modern-<digest>/`), the plugins installed into a work
+//! directory the way users install them, and the SDK peer (`tests/modern/peer`: Packer's own
+//! plugin client and the packer-plugin-sdk rpc client against a plugin binary).
+//!
+//! A missing binary fails the test with the command that builds it; nothing is skipped.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::packer::{PackerOutput, Workdir};
+use crate::{amiforge_bin, target_dir, workspace};
+
+/// The Packer version the modern tests run (what `tests/modern/go.mod` pins).
+pub const PACKER_VERSION: &str = "1.16.0";
+/// The amazon plugin version (`github.com/hashicorp/packer-plugin-amazon`) installed beside it.
+pub const AMAZON_VERSION: &str = "1.8.2";
+/// amiforge's plugin source address.
+pub const AMIFORGE_SOURCE: &str = "github.com/amiforge/amiforge";
+/// The amazon plugin's source address.
+pub const AMAZON_SOURCE: &str = "github.com/hashicorp/amazon";
+
+fn build_script() -> PathBuf {
+    workspace().join("tests/modern/build.sh")
+}
+
+/// The cache directory this checkout's go.sum builds into (`build.sh dir`).
+pub fn dir() -> PathBuf {
+    let out = Command::new("bash")
+        .arg(build_script())
+        .arg("dir")
+        .output()
+        .expect("run tests/modern/build.sh dir");
+    assert!(
+        out.status.success(),
+        "tests/modern/build.sh dir: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+fn cached(name: &str) -> PathBuf {
+    let p = dir().join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: build modern Packer with `bash tests/modern/build.sh packer` \
+         (tests/setup.sh does; minutes on a cold cache)",
+        p.display()
+    );
+    p
+}
+
+/// The modern `packer` binary.
+pub fn packer() -> PathBuf {
+    cached("packer")
+}
+
+/// The amazon plugin binary (`amazon-ebs` for the templates).
+pub fn amazon() -> PathBuf {
+    cached("packer-plugin-amazon")
+}
+
+/// `packer plugins install --path BIN SOURCE` in `w`.
+pub fn install_from(w: &Workdir, bin: &Path, source: &str) -> PackerOutput {
+    let bin = bin.display().to_string();
+    w.packer(&["plugins", "install", "--path", &bin, source])
+}
+
+/// Installs the amiforge plugin and the amazon plugin into `w`'s plugin directory, as a user
+/// does; panics with Packer's output if either install fails.
+pub fn install(w: &Workdir) {
+    install_from(w, &amiforge_bin(), AMIFORGE_SOURCE).assert_ok();
+    install_from(w, &amazon(), AMAZON_SOURCE).assert_ok();
+}
+
+/// The SDK peer binary, built from `tests/modern/peer` when missing or older than its sources
+/// (`tests/run-tests.sh` builds it before the tests; a build is seconds with a warm cache).
+pub fn peer() -> PathBuf {
+    let out = target_dir().join("modern/sdk-peer");
+    let src = workspace().join("tests/modern");
+    let newest = ["go.mod", "go.sum"]
+        .iter()
+        .map(|f| src.join(f))
+        .chain(
+            std::fs::read_dir(src.join("peer"))
+                .expect("tests/modern/peer")
+                .flatten()
+                .map(|e| e.path()),
+        )
+        .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .max();
+    let built = std::fs::metadata(&out).and_then(|m| m.modified()).ok();
+    if built.is_none() || built < newest {
+        let st = Command::new("bash")
+            .arg(build_script())
+            .arg("peer")
+            .arg(&out)
+            .status()
+            .expect("run tests/modern/build.sh peer");
+        assert!(
+            st.success(),
+            "building the SDK peer failed: run `bash tests/modern/build.sh peer {}`",
+            out.display()
+        );
+    }
+    out
+}
+
+/// What one peer case printed.
+#[derive(Debug)]
+pub struct PeerResult {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs peer case `case` against `plugin`; panics with the peer's output unless it passed.
+#[track_caller]
+pub fn peer_case(case: &str, plugin: &Path) -> PeerResult {
+    let out = Command::new(peer())
+        .arg(case)
+        .arg(plugin)
+        .env_remove("PACKER_LOG")
+        .output()
+        .expect("run the SDK peer");
+    let r = PeerResult {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        r.ok && r.stdout.starts_with(&format!("ok: {case} (")),
+        "SDK peer case {case} failed ({:?}):\n{}\n{}",
+        out.status.code(),
+        r.stdout,
+        r.stderr
+    );
+    r
+}
