@@ -8,7 +8,7 @@ use std::path::Path;
 
 use amiforge_e2e::amiforge_bin;
 use amiforge_e2e::modern::{
-    AMAZON_SOURCE, AMAZON_VERSION, AMIFORGE_SOURCE, amazon, install, install_from,
+    AMAZON_SOURCE, AMAZON_VERSION, AMIFORGE_SOURCE, PACKER_VERSION, amazon, install, install_from,
 };
 use amiforge_e2e::packer::Workdir;
 
@@ -16,6 +16,25 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn installed_name(name: &str, version: &str) -> String {
     format!("packer-plugin-{name}_v{version}_x5.0_linux_amd64")
+}
+
+#[test]
+fn the_modern_packer_is_the_pinned_release() {
+    let w = Workdir::modern();
+    w.packer(&["version"])
+        .assert_ok()
+        .assert_contains(&format!("Packer v{PACKER_VERSION}"));
+    let out = std::process::Command::new(amazon())
+        .arg("describe")
+        .output()
+        .unwrap();
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["version"], AMAZON_VERSION);
+    assert_eq!(
+        d["sdk_version"], "0.6.10",
+        "the SDK version Packer 1.16.0 pins"
+    );
+    assert_eq!(d["protocol_version"], "v2");
 }
 
 #[test]
@@ -121,7 +140,8 @@ fn a_required_version_that_is_not_installed_is_named() {
     w.write("t.pkr.hcl", &required_plugins_template(">= 99.0.0"));
     w.packer(&["validate", "t.pkr.hcl"])
         .assert_failed()
-        .assert_contains(AMIFORGE_SOURCE);
+        .assert_contains("Missing plugins")
+        .assert_contains(&format!("{AMIFORGE_SOURCE} >= 99.0.0"));
 }
 
 /// `packer validate` runs every component's Prepare/Configure: the plugin's errors name the
@@ -183,4 +203,64 @@ fn the_installed_copy_runs_on_its_own() {
         "source \"null\" \"n\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.n\"]\n  post-processor \"amiforge-replicate\" {\n    regions = [\"eu-west-1\"]\n  }\n}\n",
     );
     w.packer(&["validate", "t.pkr.hcl"]).assert_ok();
+}
+
+/// With `PACKER_FORCE_GOB=1` Packer 1.16 starts components without `--protobuf` and reads every
+/// ConfigSpec as gob (hcldec types through its go-cty fork): nested blocks, maps and lists of
+/// all four components decode, and an error inside a nested block is named.
+#[test]
+fn packer_validate_reads_gob_config_specs_when_forced() {
+    let w = Workdir::modern();
+    install(&w);
+    let log = w.path().join("packer.log");
+    let env = [
+        ("PACKER_FORCE_GOB".to_string(), "1".to_string()),
+        ("PACKER_LOG".to_string(), "1".to_string()),
+        ("PACKER_LOG_PATH".to_string(), log.display().to_string()),
+    ];
+    let template = |regex: &str| {
+        format!(
+            r#"source "null" "n" {{
+  communicator = "none"
+}}
+build {{
+  sources = ["source.null.n"]
+  provisioner "amiforge-harden" {{
+    mode       = "audit"
+    parameters = {{ ssh_max_auth_tries = "3" }}
+  }}
+  provisioner "amiforge-sysprep" {{
+    only = ["null.nothing"]
+  }}
+  post-processors {{
+    post-processor "amiforge-replicate" {{
+      regions            = ["eu-west-1", "us-west-2"]
+      region_kms_key_ids = {{ "eu-west-1" = "alias/images" }}
+      tags               = {{ team = "platform" }}
+    }}
+    post-processor "amiforge-validate" {{
+      check {{
+        name          = "sshd"
+        command       = "true"
+        expect_output = "{regex}"
+      }}
+    }}
+  }}
+}}
+"#
+        )
+    };
+    w.write("t.pkr.hcl", &template("ok"));
+    w.packer_with_env(&["validate", "t.pkr.hcl"], &env)
+        .assert_ok();
+    w.write("t.pkr.hcl", &template("("));
+    w.packer_with_env(&["validate", "t.pkr.hcl"], &env)
+        .assert_failed()
+        .assert_contains("check[0].expect_output: not a regex");
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("start post-processor validate"), "{log}");
+    assert!(
+        !log.contains("--protobuf validate"),
+        "gob was forced:\n{log}"
+    );
 }
