@@ -60,16 +60,9 @@ fn build(w: &Workdir) -> PackerOutput {
     w.packer(&["build", "-color=false", "t.pkr.hcl"])
 }
 
-#[test]
-fn enforce_fixes_a_weakened_machine_and_a_second_run_changes_nothing() {
-    let sbx = Sandbox::start();
-    let w = workdir();
-    let harden = "    report_path = \"out/report.json\"";
-    w.write("t.pkr.hcl", &template(&sbx, WEAKEN, harden));
-    let out = build(&w);
-    out.assert_ok()
-        .assert_contains("amiforge-harden: profile linux-baseline 1.0.0 (enforce)");
-    let r1 = report(&w.path().join("out/report.json"));
+/// The enforce run fixed every failing control, the three weaknesses among them; kernel
+/// parameters that cannot change live are "applies at boot", never passed.
+fn assert_the_weaknesses_were_fixed(r1: &Report) {
     assert_eq!(
         r1.summary.failed,
         0,
@@ -81,15 +74,15 @@ fn enforce_fixes_a_weakened_machine_and_a_second_run_changes_nothing() {
     );
     assert!(r1.summary.total >= 60);
     assert_eq!(r1.summary.total, r1.results.len());
-    let ssh = result(&r1, "ssh-01");
+    let ssh = result(r1, "ssh-01");
     assert_eq!(
         (ssh.status, ssh.before.as_str(), ssh.after.as_str()),
         (Status::Fixed, "yes", "no")
     );
-    let fwd = result(&r1, "net-01");
+    let fwd = result(r1, "net-01");
     assert_eq!(fwd.status, Status::Fixed, "{fwd:?}");
     assert!(fwd.before.contains("persisted=1"), "{fwd:?}");
-    let shadow = result(&r1, "file-02");
+    let shadow = result(r1, "file-02");
     assert_eq!(shadow.status, Status::Fixed);
     assert!(
         shadow.before.contains("0666") && shadow.after.contains("0640"),
@@ -97,9 +90,12 @@ fn enforce_fixes_a_weakened_machine_and_a_second_run_changes_nothing() {
     );
     // kernel parameters cannot change live here (/proc/sys is read-only): never silently passed
     assert_eq!(r1.target.proc_sys, "ro");
-    let syncookies = result(&r1, "net-03");
+    let syncookies = result(r1, "net-03");
     assert_eq!(syncookies.status, Status::AppliesAtBoot, "{syncookies:?}");
-    // the machine really changed, as the report says
+}
+
+/// The machine really changed, as the report says.
+fn assert_the_machine_changed(sbx: &Sandbox) {
     let sshd = std::fs::read_to_string(sbx.file("/etc/ssh/sshd_config")).unwrap();
     // sshd uses the first value it reads: the first live PermitRootLogin line must say no
     let first = sshd
@@ -117,7 +113,14 @@ fn enforce_fixes_a_weakened_machine_and_a_second_run_changes_nothing() {
             .unwrap()
             .contains("# net.ipv4.ip_forward=1")
     );
-    // digests: results as printed, SBOM bytes, sidecars; the same evidence is on the image
+}
+
+/// Digests: results as printed, SBOM bytes, sidecars; the same evidence is on the image.
+fn assert_the_digests_match_and_the_evidence_is_on_the_image(
+    sbx: &Sandbox,
+    w: &Workdir,
+    r1: &Report,
+) {
     let report_bytes = std::fs::read(w.path().join("out/report.json")).unwrap();
     let sbom_bytes = std::fs::read(w.path().join("out/report.sbom.cdx.json")).unwrap();
     assert_eq!(r1.sbom.sha256, amiforge_model::sha256_hex(&sbom_bytes));
@@ -148,7 +151,10 @@ fn enforce_fixes_a_weakened_machine_and_a_second_run_changes_nothing() {
                 .unwrap()
                 .starts_with("pkg:deb/debian/openssh-server@")
     }));
-    // the script cleaned up after itself
+}
+
+/// The script cleaned up after itself (nothing of it left in /tmp).
+fn assert_no_script_left_behind(sbx: &Sandbox) {
     let leftovers: Vec<_> = std::fs::read_dir(sbx.file("/tmp"))
         .unwrap()
         .flatten()
@@ -160,6 +166,22 @@ fn enforce_fixes_a_weakened_machine_and_a_second_run_changes_nothing() {
             .all(|n| !n.to_string_lossy().starts_with("amiforge-harden")),
         "{leftovers:?}"
     );
+}
+
+#[test]
+fn enforce_fixes_a_weakened_machine_and_a_second_run_changes_nothing() {
+    let sbx = Sandbox::start();
+    let w = workdir();
+    let harden = "    report_path = \"out/report.json\"";
+    w.write("t.pkr.hcl", &template(&sbx, WEAKEN, harden));
+    let out = build(&w);
+    out.assert_ok()
+        .assert_contains("amiforge-harden: profile linux-baseline 1.0.0 (enforce)");
+    let r1 = report(&w.path().join("out/report.json"));
+    assert_the_weaknesses_were_fixed(&r1);
+    assert_the_machine_changed(&sbx);
+    assert_the_digests_match_and_the_evidence_is_on_the_image(&sbx, &w, &r1);
+    assert_no_script_left_behind(&sbx);
 
     // second run: everything already compliant, nothing changes on the machine
     let before = sbx.state_digest(&[NOISE, &["etc/amiforge"]].concat());

@@ -115,6 +115,67 @@ async fn key_pairs(c: &Clients, region: &str) -> Vec<String> {
         .collect()
 }
 
+/// Imports the sandbox's public key as key pair `name` in every region (the user's own key pair).
+async fn import_key_pair(c: &Clients, sbx: &Sandbox, name: &str) {
+    let public = std::fs::read(sbx.key.with_extension("pub")).unwrap();
+    for r in REGIONS {
+        c.ec2(r)
+            .import_key_pair()
+            .key_name(name)
+            .public_key_material(aws_sdk_ec2::primitives::Blob::new(public.clone()))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// Every instance of the run was launched with key pair `key_name` and carried [`USER_DATA`].
+async fn assert_launched_with_key_and_user_data(c: &Clients, r: &Report, key_name: &str) {
+    for s in r.suites.iter().filter(|s| s.instance_type.is_some()) {
+        let id = s.instance_id.as_deref().unwrap();
+        let launched = c
+            .ec2(&s.region)
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .unwrap();
+        let inst = &launched.reservations()[0].instances()[0];
+        assert_eq!(inst.key_name(), Some(key_name), "{}", s.name());
+        // the test launch really carried the user data
+        let ud = c
+            .ec2(&s.region)
+            .describe_instance_attribute()
+            .instance_id(id)
+            .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
+            .send()
+            .await
+            .unwrap();
+        let b64 = ud.user_data().and_then(|v| v.value()).unwrap_or_default();
+        use base64::Engine;
+        let sent = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap_or_default();
+        assert_eq!(String::from_utf8_lossy(&sent), USER_DATA, "{}", s.name());
+    }
+}
+
+/// The run failed the gate: every instance ran every guest check with the statuses `want`, and
+/// the message of check `failed` names each of `named`.
+fn assert_gate_failed_naming(r: &Report, want: &[(&str, Status)], failed: &str, named: &[&str]) {
+    assert_eq!(r.verdict, Verdict::GateFailed, "{r:#?}");
+    assert_guest_checks(r, want);
+    let c = r
+        .suites
+        .iter()
+        .flat_map(|s| &s.checks)
+        .find(|c| c.name == failed)
+        .unwrap();
+    for id in named {
+        assert!(c.message.contains(id), "{id}: {c:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ssh_checks_run_in_every_instance_with_a_given_or_a_made_key_pair() {
     let sbx = Sandbox::start();
@@ -138,16 +199,7 @@ async fn ssh_checks_run_in_every_instance_with_a_given_or_a_made_key_pair() {
     };
 
     // 1. the user's key pair, imported in every region
-    let public = std::fs::read(sbx.key.with_extension("pub")).unwrap();
-    for r in REGIONS {
-        c.ec2(r)
-            .import_key_pair()
-            .key_name("ci-key")
-            .public_key_material(aws_sdk_ec2::primitives::Blob::new(public.clone()))
-            .send()
-            .await
-            .unwrap();
-    }
+    import_key_pair(&c, &sbx, "ci-key").await;
     let given = Guest {
         ssh_keypair_name: Some("ci-key".into()),
         ssh_private_key_file: Some(sbx.key.clone()),
@@ -156,33 +208,7 @@ async fn ssh_checks_run_in_every_instance_with_a_given_or_a_made_key_pair() {
     let r = validate(&c, request(&m, given)).await;
     assert_eq!(r.verdict, Verdict::Passed, "{r:#?}");
     assert_guest_checks(&r, &GUEST_CHECKS.map(|n| (n, Status::Passed)));
-    for s in r.suites.iter().filter(|s| s.instance_type.is_some()) {
-        let id = s.instance_id.as_deref().unwrap();
-        let launched = c
-            .ec2(&s.region)
-            .describe_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .unwrap();
-        let inst = &launched.reservations()[0].instances()[0];
-        assert_eq!(inst.key_name(), Some("ci-key"), "{}", s.name());
-        // the test launch really carried the user data
-        let ud = c
-            .ec2(&s.region)
-            .describe_instance_attribute()
-            .instance_id(id)
-            .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
-            .send()
-            .await
-            .unwrap();
-        let b64 = ud.user_data().and_then(|v| v.value()).unwrap_or_default();
-        use base64::Engine;
-        let sent = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .unwrap_or_default();
-        assert_eq!(String::from_utf8_lossy(&sent), USER_DATA, "{}", s.name());
-    }
+    assert_launched_with_key_and_user_data(&c, &r, "ci-key").await;
     assert_eq!(
         emu.count("AuthorizeSecurityGroupIngress", None),
         REGIONS.len(),
@@ -220,44 +246,22 @@ async fn ssh_checks_run_in_every_instance_with_a_given_or_a_made_key_pair() {
         1,
     );
     let r = validate(&c, request(&m, ssh.clone())).await;
-    assert_eq!(r.verdict, Verdict::GateFailed, "{r:#?}");
-    assert_guest_checks(
-        &r,
-        &[
-            ("guest.user-data", Status::Failed),
-            ("guest.hardening", Status::Passed),
-        ],
-    );
-    let u = r
-        .suites
-        .iter()
-        .flat_map(|s| &s.checks)
-        .find(|c| c.name == "guest.user-data")
-        .unwrap();
-    assert!(u.message.contains("part-001"), "{u:?}");
+    let want = [
+        ("guest.user-data", Status::Failed),
+        ("guest.hardening", Status::Passed),
+    ];
+    assert_gate_failed_naming(&r, &want, "guest.user-data", &["part-001"]);
     fake_cloud_init(&sbx, CLOUD_INIT_DONE, 0);
     support::assert_nothing_left(&c, &REGIONS).await;
 
     // 4. drift in the guest fails the run, naming the controls
     common::root_ok(&sbx, common::WEAKEN_HARDENED);
     let r = validate(&c, request(&m, ssh)).await;
-    assert_eq!(r.verdict, Verdict::GateFailed, "{r:#?}");
-    assert_guest_checks(
-        &r,
-        &[
-            ("guest.evidence", Status::Passed),
-            ("guest.hardening", Status::Failed),
-        ],
-    );
-    let h = r
-        .suites
-        .iter()
-        .flat_map(|s| &s.checks)
-        .find(|c| c.name == "guest.hardening")
-        .unwrap();
-    for id in common::WEAKENED_CONTROLS {
-        assert!(h.message.contains(id), "{id}: {h:?}");
-    }
+    let want = [
+        ("guest.evidence", Status::Passed),
+        ("guest.hardening", Status::Failed),
+    ];
+    assert_gate_failed_naming(&r, &want, "guest.hardening", &common::WEAKENED_CONTROLS);
     support::assert_nothing_left(&c, &REGIONS).await;
 }
 

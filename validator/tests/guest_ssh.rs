@@ -82,20 +82,36 @@ fn binary(args: &[&str]) -> (i32, String) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
-    let sbx = Sandbox::start();
-    let (report, bytes) = common::harden(&sbx);
-    let sha = amiforge_model::sha256_hex(&bytes);
-    let profile_sha = report.profile.sha256.clone();
+/// What the build left on the host: the evidence's bytes and digest, the profile's digest.
+struct Built {
+    bytes: Vec<u8>,
+    sha: String,
+    profile_sha: String,
+}
 
-    // 1. as built: evidence byte-exact, every control that held still holds, user checks pass
-    let mut plan = hardening(&sha, &profile_sha);
+impl Built {
+    /// The plan a run checking this build's hardening gets.
+    fn plan(&self) -> Plan {
+        hardening(&self.sha, &self.profile_sha)
+    }
+}
+
+/// The binary's `--ssh` destination and `--key` for the sandbox.
+fn ssh_args(sbx: &Sandbox) -> (String, String) {
+    (
+        format!("admin@127.0.0.1:{}", sbx.port),
+        sbx.key.display().to_string(),
+    )
+}
+
+/// As built: evidence byte-exact, every control that held still holds, user checks pass.
+async fn assert_as_built_passes(sbx: &Sandbox, built: &Built) {
+    let mut plan = built.plan();
     plan.checks = vec![
         user("os", "cat /etc/os-release", 0, Some(r#"(?m)^ID=debian$"#)),
         user("no-telnet", "test -e /usr/sbin/in.telnetd", 1, None),
     ];
-    let r = check(&host(&sbx, plan.clone())).await;
+    let r = check(&host(sbx, plan)).await;
     assert_eq!(r.verdict, Verdict::Passed, "{r:#?}");
     let names: Vec<&str> = r.suites[0].checks.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
@@ -108,7 +124,10 @@ async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
             "guest.user:no-telnet"
         ]
     );
-    assert_eq!(get(&r, "guest.evidence").found, format!("sha256 {sha}"));
+    assert_eq!(
+        get(&r, "guest.evidence").found,
+        format!("sha256 {}", built.sha)
+    );
     let audit = get(&r, "guest.hardening");
     assert!(
         audit.found.starts_with("audit results sha256 "),
@@ -122,24 +141,25 @@ async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
     // audit mode changed nothing: the evidence is still the build's
     assert_eq!(
         std::fs::read(sbx.file("/etc/amiforge/hardening.json")).unwrap(),
-        bytes
+        built.bytes
     );
+}
 
-    // the binary agrees (exit 0), with JSON and JUnit written
+/// The binary agrees (exit 0), with JSON and JUnit written.
+fn assert_the_binary_passes_and_writes_its_reports(sbx: &Sandbox, built: &Built) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
     let junit = dir.path().join("r.xml");
-    let dest = format!("admin@127.0.0.1:{}", sbx.port);
-    let key = sbx.key.display().to_string();
+    let (dest, key) = ssh_args(sbx);
     let (code, out) = binary(&[
         "--ssh",
         &dest,
         "--key",
         &key,
         "--report-sha256",
-        &sha,
+        &built.sha,
         "--profile-sha256",
-        &profile_sha,
+        &built.profile_sha,
         "--json",
         json.to_str().unwrap(),
         "--junit",
@@ -153,9 +173,11 @@ async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
             .unwrap()
             .contains("guest.hardening")
     );
+}
 
-    // 2. user checks fail on the exit code and on the output
-    let mut failing = Plan {
+/// User checks fail on the exit code and on the output (and pass when both are as expected).
+async fn assert_user_checks_fail_on_exit_code_and_output(sbx: &Sandbox) {
+    let failing = Plan {
         checks: vec![
             user("exit", "exit 3", 0, None),
             user("regex", "echo hello", 0, Some("^bye")),
@@ -163,7 +185,7 @@ async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
         ],
         ..Plan::default()
     };
-    let r = check(&host(&sbx, failing.clone())).await;
+    let r = check(&host(sbx, failing)).await;
     assert_eq!(r.verdict, Verdict::GateFailed, "{r:#?}");
     let e = get(&r, "guest.user:exit");
     assert_eq!(
@@ -174,11 +196,11 @@ async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
     assert_eq!(g.status, Status::Failed);
     assert!(g.message.contains("does not match /^bye/"), "{g:?}");
     assert_eq!(get(&r, "guest.user:both-ok").status, Status::Passed);
-    failing.checks.truncate(0);
+}
 
-    // 3. drift: the three weaknesses come back; the audit names each control
-    common::root_ok(&sbx, common::WEAKEN_HARDENED);
-    let r = check(&host(&sbx, hardening(&sha, &profile_sha))).await;
+/// With the three weaknesses back, the audit fails naming each control (library and binary).
+async fn assert_drift_fails_naming_each_control(sbx: &Sandbox, built: &Built) {
+    let r = check(&host(sbx, built.plan())).await;
     assert_eq!(r.verdict, Verdict::GateFailed, "{r:#?}");
     assert_eq!(get(&r, "guest.evidence").status, Status::Passed);
     let h = get(&r, "guest.hardening");
@@ -191,15 +213,15 @@ async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
     }
     assert!(h.message.starts_with("3 of "), "{h:?}");
     assert!(h.message.contains("found failed"), "{h:?}");
-    let (code, out) = binary(&["--ssh", &dest, "--key", &key, "--report-sha256", &sha]);
+    let (dest, key) = ssh_args(sbx);
+    let (code, out) = binary(&["--ssh", &dest, "--key", &key, "--report-sha256", &built.sha]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("ssh-01"), "{out}");
+}
 
-    // 4. the evidence edited after the build
-    let mut edited = bytes.clone();
-    edited.insert(1, b' ');
-    common::write_evidence(&sbx, &edited);
-    let r = check(&host(&sbx, hardening(&sha, &profile_sha))).await;
+/// Evidence edited after the build (now `edited`) fails `guest.evidence`, naming what was found.
+async fn assert_edited_evidence_fails(sbx: &Sandbox, built: &Built, edited: &[u8]) {
+    let r = check(&host(sbx, built.plan())).await;
     let ev = get(&r, "guest.evidence");
     assert_eq!(ev.status, Status::Failed, "{ev:?}");
     assert!(
@@ -208,12 +230,13 @@ async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
     );
     assert_eq!(
         ev.found,
-        format!("sha256 {}", amiforge_model::sha256_hex(&edited))
+        format!("sha256 {}", amiforge_model::sha256_hex(edited))
     );
+}
 
-    // 5. the evidence gone
-    common::root_ok(&sbx, "rm -f /etc/amiforge/hardening.json\n");
-    let r = check(&host(&sbx, hardening(&sha, &profile_sha))).await;
+/// Missing evidence fails the gate, and the audit it would anchor is skipped.
+async fn assert_missing_evidence_fails(sbx: &Sandbox, built: &Built) {
+    let r = check(&host(sbx, built.plan())).await;
     assert_eq!(r.verdict, Verdict::GateFailed);
     let ev = get(&r, "guest.evidence");
     assert_eq!((ev.status, ev.found.as_str()), (Status::Failed, "missing"));
@@ -223,6 +246,38 @@ async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
         "{ev:?}"
     );
     assert_eq!(get(&r, "guest.hardening").status, Status::Skipped);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
+    let sbx = Sandbox::start();
+    let (report, bytes) = common::harden(&sbx);
+    let built = Built {
+        sha: amiforge_model::sha256_hex(&bytes),
+        profile_sha: report.profile.sha256.clone(),
+        bytes,
+    };
+
+    // 1. as built: passes, and the binary agrees
+    assert_as_built_passes(&sbx, &built).await;
+    assert_the_binary_passes_and_writes_its_reports(&sbx, &built);
+
+    // 2. user checks fail on the exit code and on the output
+    assert_user_checks_fail_on_exit_code_and_output(&sbx).await;
+
+    // 3. drift: the three weaknesses come back; the audit names each control
+    common::root_ok(&sbx, common::WEAKEN_HARDENED);
+    assert_drift_fails_naming_each_control(&sbx, &built).await;
+
+    // 4. the evidence edited after the build
+    let mut edited = built.bytes.clone();
+    edited.insert(1, b' ');
+    common::write_evidence(&sbx, &edited);
+    assert_edited_evidence_fails(&sbx, &built, &edited).await;
+
+    // 5. the evidence gone
+    common::root_ok(&sbx, "rm -f /etc/amiforge/hardening.json\n");
+    assert_missing_evidence_fails(&sbx, &built).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,9 +1,10 @@
 //! Test support shared by the validator's integration tests: emulator clients and KMS keys (from
 //! the e2e harness), a replicated release like amiforge-replicate makes, the "nothing left"
 //! assertion; [`guest`]: root shells in the sandbox and a sandbox hardened the way
-//! amiforge-harden does it.
+//! amiforge-harden does it; [`grpc`]: a validator server in the test process and its clients.
 #![allow(dead_code)]
 
+pub mod grpc;
 pub mod guest;
 
 use std::collections::BTreeMap;
