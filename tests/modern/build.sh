@@ -56,6 +56,7 @@ case "${1:-}" in
   peer)
     out=${2:?usage: build.sh peer OUT}
     mkdir -p "$(dirname "$out")"
+    out=$(cd "$(dirname "$out")" && pwd)/$(basename "$out") # go build runs in $here
     (cd "$here" && go build -o "$out.tmp.$$" ./peer)
     mv -f "$out.tmp.$$" "$out"
     ;;
