@@ -15,8 +15,12 @@ pub const BUILD_TIME: &str = "amiforge:build-time";
 pub const RUN_ID: &str = "amiforge:run-id";
 /// The validator run a test resource belongs to (instances, volumes, key pairs, security groups).
 pub const VALIDATOR_RUN: &str = "amiforge:validator-run";
-/// When a test resource may be removed by anyone's `sweep` (RFC 3339): its run is long over.
+/// The hard upper bound of a test resource's life (RFC 3339): past it, anyone's `sweep` may
+/// remove it, however long its run renews its lease.
 pub const EXPIRES_AT: &str = "amiforge:expires-at";
+/// A test resource's lease (RFC 3339): its run renews it while alive; once it lapses, the run is
+/// gone and a plain `sweep` takes what it left.
+pub const LEASE_UNTIL: &str = "amiforge:lease-until";
 pub const PROFILE_SHA256: &str = "amiforge:hardening-profile-sha256";
 pub const REPORT_SHA256: &str = "amiforge:hardening-report-sha256";
 

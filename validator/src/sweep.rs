@@ -1,7 +1,9 @@
 //! Removing what validator runs left behind (a killed process cannot clean up after itself):
 //! everything tagged by the validator in the given regions, narrowed to one run, to runs whose
-//! `amiforge:expires-at` has passed (the default, so a sweep never pulls instances out from under
-//! a run still going), or all of them. Idempotent; `dry_run` only lists.
+//! lease lapsed (the default), or all of them. A run that is alive renews its lease
+//! (`amiforge:lease-until`, see [`crate::lease`]), so no sweep takes its resources unless
+//! `force`d: a sweep never pulls an instance out from under a run still going. Idempotent;
+//! `dry_run` only lists.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -11,6 +13,7 @@ use amiforge_aws::instances;
 use amiforge_model::tags;
 
 use crate::events::Sink;
+use crate::lease::live_until;
 use crate::ledger::{self, Created};
 use amiforge_validator_api::report::Cleanup;
 
@@ -18,23 +21,24 @@ use amiforge_validator_api::report::Cleanup;
 pub enum Scope {
     /// One run's resources (its id is in the report and in the resources' tags).
     Run(String),
-    /// Resources whose run is over (expiry passed).
+    /// Resources whose lease (or, without one, expiry) can be read: runs that are over.
     Expired,
-    /// Every validator resource.
+    /// Every validator resource, also ones whose lease cannot be read.
     All,
 }
 
 impl Scope {
-    fn wants(&self, t: &BTreeMap<String, String>, now: SystemTime) -> bool {
-        match self {
+    /// Whether a resource tagged `t` is taken: in scope, and its run's lease lapsed (`force`:
+    /// live runs too).
+    fn wants(&self, t: &BTreeMap<String, String>, now: SystemTime, force: bool) -> bool {
+        let until = live_until(t);
+        let in_scope = match self {
             Scope::All => true,
             Scope::Run(id) => t.get(tags::VALIDATOR_RUN) == Some(id),
-            Scope::Expired => t
-                .get(tags::EXPIRES_AT)
-                .and_then(|e| humantime::parse_rfc3339_weak(e).ok())
-                // no (readable) expiry: not ours to judge, unless asked for all
-                .is_some_and(|e| e <= now),
-        }
+            // no (readable) lease or expiry: not ours to judge, unless asked for all
+            Scope::Expired => until.is_some(),
+        };
+        in_scope && (force || until.is_none_or(|u| u <= now))
     }
 }
 
@@ -45,11 +49,13 @@ pub struct Swept {
     pub cleanup: Cleanup,
 }
 
-/// Finds the validator's resources in `regions` that `scope` selects, and removes them.
+/// Finds the validator's resources in `regions` that `scope` selects and whose run's lease lapsed
+/// (`force`: also of runs that are alive), and removes them.
 pub async fn sweep(
     clients: &Clients,
     regions: &[String],
     scope: &Scope,
+    force: bool,
     dry_run: bool,
     poll: Duration,
     sink: &Sink,
@@ -67,21 +73,22 @@ pub async fn sweep(
             instances: t
                 .instances
                 .iter()
-                .filter(|i| scope.wants(&i.tags, now))
+                .filter(|i| scope.wants(&i.tags, now, force))
                 .map(|i| i.id.clone())
                 .collect(),
             key_pairs: t
                 .key_pairs
                 .iter()
-                .filter(|(_, tg)| scope.wants(tg, now))
+                .filter(|(_, tg)| scope.wants(tg, now, force))
                 .map(|(k, _)| k.clone())
                 .collect(),
             security_groups: t
                 .security_groups
                 .iter()
-                .filter(|(_, tg)| scope.wants(tg, now))
+                .filter(|(_, tg)| scope.wants(tg, now, force))
                 .map(|(g, _)| g.clone())
                 .collect(),
+            ..Created::default()
         };
         if !c.is_empty() {
             found.insert(region, c);
@@ -99,22 +106,51 @@ pub async fn sweep(
 mod tests {
     use super::*;
 
+    fn t(run: &str, exp: &str, lease: Option<&str>) -> BTreeMap<String, String> {
+        let mut t = BTreeMap::from([
+            (tags::VALIDATOR_RUN.to_string(), run.to_string()),
+            (tags::EXPIRES_AT.to_string(), exp.to_string()),
+        ]);
+        if let Some(l) = lease {
+            t.insert(tags::LEASE_UNTIL.to_string(), l.to_string());
+        }
+        t
+    }
+
     #[test]
     fn scopes_select_by_run_and_by_expiry() {
         let now = humantime::parse_rfc3339("2026-11-27T12:00:00Z").unwrap();
-        let t = |run: &str, exp: &str| {
-            BTreeMap::from([
-                (tags::VALIDATOR_RUN.to_string(), run.to_string()),
-                (tags::EXPIRES_AT.to_string(), exp.to_string()),
-            ])
-        };
-        let old = t("a", "2026-11-27T11:00:00Z");
-        let live = t("b", "2026-11-27T13:00:00Z");
-        assert!(Scope::Expired.wants(&old, now) && !Scope::Expired.wants(&live, now));
+        let old = t("a", "2026-11-27T11:00:00Z", None);
+        let live = t("b", "2026-11-27T13:00:00Z", None);
+        assert!(Scope::Expired.wants(&old, now, false) && !Scope::Expired.wants(&live, now, false));
+        assert!(Scope::Run("a".into()).wants(&old, now, false));
+        assert!(!Scope::Run("b".into()).wants(&old, now, true));
+        assert!(Scope::All.wants(&old, now, false));
+        assert!(!Scope::Expired.wants(&BTreeMap::new(), now, false));
         assert!(
-            Scope::Run("b".into()).wants(&live, now) && !Scope::Run("b".into()).wants(&old, now)
+            Scope::All.wants(&BTreeMap::new(), now, false),
+            "unjudgeable: only --all"
         );
-        assert!(Scope::All.wants(&live, now));
-        assert!(!Scope::Expired.wants(&BTreeMap::new(), now));
+    }
+
+    #[test]
+    fn a_live_lease_is_never_taken_unless_forced() {
+        let now = humantime::parse_rfc3339("2026-11-27T12:00:00Z").unwrap();
+        let far = "2026-11-27T14:00:00Z";
+        let live = t("b", far, Some("2026-11-27T12:04:00Z"));
+        let lapsed = t("c", far, Some("2026-11-27T11:59:00Z"));
+        for scope in [Scope::Expired, Scope::All, Scope::Run("b".into())] {
+            assert!(!scope.wants(&live, now, false), "{scope:?} took a live run");
+            assert!(
+                matches!(scope, Scope::Run(_)) || scope.wants(&lapsed, now, false),
+                "{scope:?} left a lapsed lease"
+            );
+        }
+        assert!(Scope::Run("c".into()).wants(&lapsed, now, false));
+        assert!(Scope::Run("b".into()).wants(&live, now, true), "forced");
+        assert!(Scope::All.wants(&live, now, true));
+        // the hard bound wins over a lease renewed beyond it
+        let stuck = t("d", "2026-11-27T11:00:00Z", Some("2026-11-27T12:04:00Z"));
+        assert!(Scope::Expired.wants(&stuck, now, false));
     }
 }

@@ -193,6 +193,7 @@ impl Validator for ValidatorService {
             &self.clients,
             &regions,
             &scope,
+            r.force,
             r.dry_run,
             SWEEP_POLL,
             &Sink::none(),

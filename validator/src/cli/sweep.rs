@@ -1,5 +1,6 @@
 //! `sweep`: finds what validator runs left behind by tag (one run, expired runs, or all) in the
-//! regions given or a manifest's, lists it, and removes it unless `--dry-run`.
+//! regions given or a manifest's, once their lease lapsed (`--force`: live runs too), lists it,
+//! and removes it unless `--dry-run`.
 
 use std::time::Duration;
 
@@ -40,6 +41,7 @@ pub async fn command(home: &str, a: SweepArgs) -> i32 {
         &clients,
         &regions,
         &scope,
+        a.force,
         a.dry_run,
         Duration::from_secs(2),
         &sink,
