@@ -28,6 +28,8 @@ pub fn builtin_names() -> Vec<&'static str> {
 pub enum Source {
     Builtin(&'static str),
     File(PathBuf),
+    /// Text handed over directly (e.g. in a validator request), named by where it was given.
+    Given(String),
 }
 
 impl Source {
@@ -36,6 +38,7 @@ impl Source {
         match self {
             Source::Builtin(_) => crate::report::BUILTIN_SOURCE.to_string(),
             Source::File(p) => p.display().to_string(),
+            Source::Given(label) => label.clone(),
         }
     }
 }
@@ -45,6 +48,7 @@ impl std::fmt::Display for Source {
         match self {
             Source::Builtin(n) => write!(f, "built-in profile {n}"),
             Source::File(p) => write!(f, "{}", p.display()),
+            Source::Given(label) => f.write_str(label),
         }
     }
 }
@@ -76,6 +80,18 @@ pub fn builtin(name: &str) -> Option<Loaded> {
     parse(Source::Builtin(n), text.to_string()).ok()
 }
 
+/// `line L, column C: what` for a TOML error in `text` (no excerpt of the text).
+fn toml_problem(text: &str, e: &toml::de::Error) -> String {
+    let what = e.message().trim().replace('\n', " ");
+    let Some(span) = e.span() else {
+        return what;
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line}, column {column}: {what}")
+}
+
 /// Loads `spec`: a built-in name, else a path to a profile file.
 pub fn load(spec: &str) -> Result<Loaded, LoadError> {
     if let Some((n, text)) = BUILTIN.iter().find(|(n, _)| *n == spec) {
@@ -93,10 +109,11 @@ pub fn load(spec: &str) -> Result<Loaded, LoadError> {
     parse(Source::File(path.to_path_buf()), text)
 }
 
-/// Parses and validates profile text.
+/// Parses and validates profile text. A TOML error says where (line and column) and what, never
+/// quoting the text (which may not be ours to show, e.g. a file a validator was asked to read).
 pub fn parse(source: Source, text: String) -> Result<Loaded, LoadError> {
     let profile: Profile = toml::from_str(&text)
-        .map_err(|e| LoadError::Parse(source.to_string(), e.to_string().trim().to_string()))?;
+        .map_err(|e| LoadError::Parse(source.to_string(), toml_problem(&text, &e)))?;
     let problems = validate(&profile);
     if !problems.is_empty() {
         return Err(LoadError::Invalid(source.to_string(), problems));
@@ -122,6 +139,19 @@ pub fn validate(p: &Profile) -> Vec<String> {
                 "parameters.{name}.default: must be a {} (got {})",
                 param.ty.name(),
                 param.default
+            ));
+        }
+        if param.ty != ParamType::Int && (param.min.is_some() || param.max.is_some()) {
+            out.push(format!(
+                "parameters.{name}: min and max are for int parameters"
+            ));
+        }
+        if let Some(d) = param.default.as_integer()
+            && param.ty == ParamType::Int
+            && !param.int_range().contains(&d)
+        {
+            out.push(format!(
+                "parameters.{name}.default: {d} is outside min..max"
             ));
         }
     }
@@ -210,4 +240,19 @@ pub fn placeholders(s: &str) -> Vec<String> {
 
 fn is_octal_mode(m: &str) -> bool {
     (3..=4).contains(&m.len()) && m.bytes().all(|b| (b'0'..=b'7').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_errors_say_where_without_quoting_the_text() {
+        let text = "[profile]\nname = \"x\"\nsecret = AKIASECRETVALUE\n";
+        let e = parse(Source::Given("guest.profile".into()), text.into())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("guest.profile: line 3, column 10: "), "{e}");
+        assert!(!e.contains("AKIASECRETVALUE"), "{e}");
+    }
 }

@@ -45,6 +45,20 @@ pub struct Parameter {
     pub default: toml::Value,
     #[serde(default)]
     pub description: String,
+    /// For `int`: the smallest value allowed (default 0: counts, lengths, seconds and sizes are
+    /// never negative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<i64>,
+    /// For `int`: the largest value allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<i64>,
+}
+
+impl Parameter {
+    /// The range an `int` parameter's value must lie in.
+    pub fn int_range(&self) -> std::ops::RangeInclusive<i64> {
+        self.min.unwrap_or(0)..=self.max.unwrap_or(i64::MAX)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

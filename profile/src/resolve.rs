@@ -90,6 +90,20 @@ pub fn resolve(
             });
             continue;
         }
+        let range = decl.int_range();
+        if decl.ty == ParamType::Int
+            && let Ok(n) = v.parse::<i64>()
+            && !range.contains(&n)
+        {
+            errs.push(ResolveError {
+                field: format!("parameters[\"{name}\"]"),
+                message: match decl.max {
+                    Some(max) => format!("{n} is out of range: {} to {max}", range.start()),
+                    None => format!("{n} is out of range: at least {}", range.start()),
+                },
+            });
+            continue;
+        }
         values.insert(name.clone(), v.to_string());
     }
     for (i, id) in exclude.iter().enumerate() {

@@ -78,6 +78,13 @@ fn parameters_are_typed_and_substituted() {
     let r = resolve(&linux, Mode::Audit, &[], &params).unwrap();
     let text = compile(&r).text;
     assert!(text.contains("af_control 'ssh-04' af_sshd_check af_sshd_fix 'MaxAuthTries' '3'"));
+    // a count is never negative
+    params.insert("ssh_max_auth_tries".to_string(), "-5".to_string());
+    let errs = resolve(&linux, Mode::Audit, &[], &params).unwrap_err();
+    assert_eq!(
+        errs[0].to_string(),
+        "parameters[\"ssh_max_auth_tries\"]: -5 is out of range: at least 0"
+    );
     params.insert("ssh_max_auth_tries".to_string(), "three".to_string());
     params.insert("no_such".to_string(), "x".to_string());
     let errs = resolve(&linux, Mode::Audit, &["ssh-1".to_string()], &params).unwrap_err();

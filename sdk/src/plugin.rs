@@ -242,9 +242,15 @@ impl Plugin {
     }
 }
 
+/// Packer copies a plugin's stderr into its log. yamux logs a misbehaving peer's frames at ERROR
+/// (older releases once per refused stream), which a peer can use to flood that log; its own log
+/// is off by default and what matters surfaces as our connection's error.
+/// `PACKER_PLUGIN_LOG=yamux=debug` turns it on.
+const DEFAULT_LOG: &str = "info,yamux=off";
+
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PACKER_PLUGIN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -51,6 +51,10 @@ impl Drop for Started {
 }
 
 fn start(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Started {
+    start_with(bin, args, env, Stdio::null())
+}
+
+fn start_with(bin: &Path, args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Started {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = Command::new(bin);
     c.args(args)
@@ -60,7 +64,7 @@ fn start(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Started {
         .env("PACKER_PLUGIN_MAX_PORT", "25000")
         .env_remove("PACKER_SDK_HANDSHAKE")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     for (k, v) in env {
         c.env(k, v);
     }
@@ -312,6 +316,55 @@ async fn sigint_is_ignored_and_the_process_exits_when_packer_goes_away() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn a_flood_of_stream_openings_does_not_flood_the_log() {
+    use tokio::io::AsyncWriteExt;
+    let mut s = start_with(
+        &scaffold(),
+        &["start", "provisioner", "run"],
+        &[],
+        Stdio::piped(),
+    );
+    let mut sock = tokio::net::UnixStream::connect(socket_of(&s.line, 3))
+        .await
+        .unwrap();
+    // 20,000 yamux window-update frames with SYN on new client stream ids (1, 3, 5, …): far
+    // beyond the plugin's stream limit of 1,024. Whatever yamux or the broker do with them, the
+    // plugin's stderr (Packer's log) must stay a few lines long.
+    let mut frames = Vec::with_capacity(20_000 * 12);
+    for i in 0..20_000u32 {
+        frames.extend_from_slice(&[0, 1, 0, 1]);
+        frames.extend_from_slice(&(2 * i + 1).to_be_bytes());
+        frames.extend_from_slice(&0u32.to_be_bytes());
+    }
+    let _ = sock.write_all(&frames).await;
+    drop(sock);
+    let out = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while s.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = s.child.kill();
+        let mut err = String::new();
+        use std::io::Read;
+        s.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        err
+    })
+    .await
+    .unwrap();
+    let lines = out.lines().count();
+    assert!(
+        lines < 20,
+        "{lines} log lines for one misbehaving peer:\n{}",
+        &out[..out.len().min(2000)]
+    );
 }
 
 #[test]

@@ -67,8 +67,15 @@ async fn pipeline() -> (Emulator, Sandbox, Clients, Workdir) {
 }
 
 /// The golden build with the gate after replication; `weaken` adds drift after hardening,
-/// `gate_extra` more gate attributes.
+/// `gate_extra` more gate attributes. With an `address` among them (a shared validator, which
+/// reads no file a request names) the key goes by the name its operator gave it
+/// (`serve --ssh-key sandbox=…`), else as the file.
 fn template(emu: &Emulator, sbx: &Sandbox, weaken: bool, gate_extra: &str) -> String {
+    let key = if gate_extra.contains("address") {
+        "ssh_private_key_name = \"sandbox\"".to_string()
+    } else {
+        format!("ssh_private_key_file = \"{}\"", sbx.key.display())
+    };
     let weaken = if weaken {
         // drift after hardening: what the gate's in-guest audit must catch
         "  provisioner \"shell\" {\n    inline = [\"sudo chmod 0666 /etc/shadow\"]\n  }\n"
@@ -88,7 +95,7 @@ fn template(emu: &Emulator, sbx: &Sandbox, weaken: bool, gate_extra: &str) -> St
       ssh_username         = "admin"
       ssh_host             = "127.0.0.1:{port}"
       ssh_keypair_name     = "sandbox"
-      ssh_private_key_file = "{key}"
+      {key}
       ssh_cidr             = "127.0.0.1/32"
       required_tags        = {{ team = "platform" }}
       junit_path           = "out/validation.xml"
@@ -103,7 +110,6 @@ fn template(emu: &Emulator, sbx: &Sandbox, weaken: bool, gate_extra: &str) -> St
     }}
 "#,
         port = sbx.port,
-        key = sbx.key.display(),
         validator = validator_bin().display(),
     );
     harden_and_replicate(&source, &REGIONS, weaken, "", &gate)
@@ -236,6 +242,7 @@ async fn a_target_weakened_after_hardening_fails_the_gate_and_the_pointer_stays(
     let port = amiforge_e2e::free_port();
     let mut server = std::process::Command::new(validator_bin())
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg(format!("--ssh-key=sandbox={}", sbx.key.display()))
         .envs(emu.env())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

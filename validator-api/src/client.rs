@@ -1,24 +1,36 @@
 //! Connecting to a validator server (the gate post-processor, CI tools, tests): one address form
-//! for everyone, `http://HOST:PORT`, `HOST:PORT` or `unix:/path/to.sock`.
+//! for everyone, `HOST:PORT` / `http://HOST:PORT` (plain; loopback), `https://HOST:PORT` (TLS,
+//! the server checked against a CA, optionally with a client certificate) or `unix:/path.sock`;
+//! a bearer token, when given, goes with every call ([`Credentials`]). Messages up to
+//! [`MAX_MESSAGE`] are taken, so the report of the largest request a server allows fits.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-use tonic::transport::{Channel, Endpoint, Uri};
+use secrecy::{ExposeSecret, SecretString};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity, Uri};
 
 use crate::pb::validator_client::ValidatorClient;
 
 /// How long connecting may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest message a client or server takes (a report of 256 AMIs on many instance types
+/// is a few MiB).
+pub const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error(
-        "{0:?} is not a validator address: use HOST:PORT, http://HOST:PORT or unix:/absolute/path.sock"
+        "{0:?} is not a validator address: use HOST:PORT, http://HOST:PORT, https://HOST:PORT or unix:/absolute/path.sock"
     )]
     BadAddress(String),
     #[error("cannot connect to the validator at {addr}: {detail}")]
     Unreachable { addr: String, detail: String },
+    #[error("{0}")]
+    Credentials(String),
 }
 
 /// Where a validator listens, parsed from one of the address forms.
@@ -28,6 +40,8 @@ pub enum Address {
     Unix(std::path::PathBuf),
     /// `HOST:PORT` or `http://HOST:PORT`
     Http(Uri),
+    /// `https://HOST:PORT`
+    Https(Uri),
 }
 
 /// Parses `addr` without connecting (the gate checks its `address` attribute with this).
@@ -39,7 +53,8 @@ pub fn parse(addr: &str) -> Result<Address, ConnectError> {
         }
         return Ok(Address::Unix(path.into()));
     }
-    let url = if addr.starts_with("http://") {
+    let tls = addr.starts_with("https://");
+    let url = if addr.starts_with("http://") || tls {
         addr.to_string()
     } else if addr.contains("://") {
         return Err(bad());
@@ -50,16 +65,100 @@ pub fn parse(addr: &str) -> Result<Address, ConnectError> {
     if uri.host().is_none_or(str::is_empty) || uri.port_u16().is_none_or(|p| p == 0) {
         return Err(bad());
     }
-    Ok(Address::Http(uri))
+    Ok(if tls {
+        Address::Https(uri)
+    } else {
+        Address::Http(uri)
+    })
+}
+
+/// How a client checks the server and proves who it is.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    /// PEM CA the server's certificate must chain to (`https://`; default: none trusted).
+    pub ca: Option<PathBuf>,
+    /// PEM client certificate and key, for a server that asks for one (mutual TLS).
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// The name the server's certificate must carry, when not the address's host.
+    pub server_name: Option<String>,
+    /// Sent as `authorization: Bearer …` with every call.
+    pub token: Option<SecretString>,
+}
+
+/// Adds the bearer token to every call.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// A connected client.
+pub type Client = ValidatorClient<InterceptedService<Channel, Bearer>>;
+
+impl Credentials {
+    fn tls(&self, host: &str) -> Result<ClientTlsConfig, ConnectError> {
+        let read = |what: &str, p: &PathBuf| {
+            std::fs::read(p)
+                .map_err(|e| ConnectError::Credentials(format!("{what} {}: {e}", p.display())))
+        };
+        let mut tls = ClientTlsConfig::new()
+            .domain_name(self.server_name.clone().unwrap_or_else(|| host.to_string()));
+        match &self.ca {
+            Some(ca) => tls = tls.ca_certificate(Certificate::from_pem(read("the CA", ca)?)),
+            None => {
+                return Err(ConnectError::Credentials(
+                    "an https:// validator needs the CA its certificate chains to".into(),
+                ));
+            }
+        }
+        match (&self.cert, &self.key) {
+            (Some(c), Some(k)) => {
+                tls = tls.identity(Identity::from_pem(
+                    read("the client certificate", c)?,
+                    read("the client key", k)?,
+                ))
+            }
+            (None, None) => {}
+            _ => {
+                return Err(ConnectError::Credentials(
+                    "a client certificate needs its key, and a key its certificate".into(),
+                ));
+            }
+        }
+        Ok(tls)
+    }
+
+    fn bearer(&self) -> Result<Bearer, ConnectError> {
+        let Some(t) = &self.token else {
+            return Ok(Bearer(None));
+        };
+        let v = format!("Bearer {}", t.expose_secret())
+            .parse()
+            .map_err(|_| ConnectError::Credentials("the token is not printable text".into()))?;
+        Ok(Bearer(Some(v)))
+    }
+}
+
+/// A client of the validator at `addr` without credentials (a local validator), connected.
+pub async fn connect(addr: &str) -> Result<Client, ConnectError> {
+    connect_with(addr, &Credentials::default()).await
 }
 
 /// A client of the validator at `addr`, connected (so an unreachable server is reported here,
 /// not at the first call).
-pub async fn connect(addr: &str) -> Result<ValidatorClient<Channel>, ConnectError> {
+pub async fn connect_with(addr: &str, creds: &Credentials) -> Result<Client, ConnectError> {
     let unreachable = |e: tonic::transport::Error| ConnectError::Unreachable {
         addr: addr.to_string(),
         detail: chain(&e),
     };
+    let bearer = creds.bearer()?;
     let channel = match parse(addr)? {
         Address::Unix(path) => {
             // the URI is not used for a unix socket, only the connector
@@ -81,8 +180,20 @@ pub async fn connect(addr: &str) -> Result<ValidatorClient<Channel>, ConnectErro
             .connect()
             .await
             .map_err(unreachable)?,
+        Address::Https(uri) => {
+            let host = uri.host().unwrap_or_default().to_string();
+            Endpoint::from(uri)
+                .connect_timeout(CONNECT_TIMEOUT)
+                .tls_config(creds.tls(&host)?)
+                .map_err(unreachable)?
+                .connect()
+                .await
+                .map_err(unreachable)?
+        }
     };
-    Ok(ValidatorClient::new(channel))
+    Ok(ValidatorClient::with_interceptor(channel, bearer)
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE))
 }
 
 /// An error with its causes (tonic's own text is only "transport error").
@@ -106,7 +217,7 @@ mod tests {
         for bad in [
             "unix:",
             "unix:rel.sock",
-            "https://x:1",
+            "ftp://x:1",
             "localhost",
             "http://:7",
             "h:0",

@@ -175,7 +175,10 @@ pub fn prepare(c: SysprepConfig, packer: &PackerConfig) -> Result<Settings, Conf
             None
         }
         Some(p) => {
-            packer_sdk::secrets::register(&p);
+            // masked wherever it shows up, also as Windows encodes it in answer files
+            for form in super::scrub::every_form(&p) {
+                packer_sdk::secrets::register(&form);
+            }
             Some(SecretString::from(p))
         }
     };

@@ -422,3 +422,32 @@ fn write_evidence(
     }
     std::fs::write(path, redact(&text)).with_context(|| path.display().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_evidence_log_holds_no_form_of_the_password() {
+        let pw = "Evid3nce-Pw!x";
+        // preparing the configuration registers every form of the password
+        let c: config::SysprepConfig = serde_json::from_value(serde_json::json!({
+            "admin_password": pw
+        }))
+        .unwrap();
+        config::prepare(c, &PackerConfig::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("evidence.log");
+        let forms = scrub::every_form(pw);
+        let lines: Vec<(String, String)> = forms
+            .iter()
+            .map(|f| ("unattend.xml".to_string(), format!("<Value>{f}</Value>")))
+            .collect();
+        write_evidence(&p, Agent::Ec2LaunchV2, "sysprep failed", &lines).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        for f in &forms {
+            assert!(!text.contains(f.as_str()), "{f} in {text}");
+        }
+        assert!(text.contains("<Value><sensitive></Value>"), "{text}");
+    }
+}

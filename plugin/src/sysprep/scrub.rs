@@ -53,19 +53,34 @@ pub fn random_salt() -> String {
     out
 }
 
+/// The forms Windows Setup writes answer-file passwords in: base64 of UTF-16LE of the password
+/// followed by `suffix` (`AdministratorPassword`, `Password`, or nothing).
+pub fn unattend_encoding(pw: &str, suffix: &str) -> String {
+    let utf16: Vec<u8> = format!("{pw}{suffix}")
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    base64::engine::general_purpose::STANDARD.encode(utf16)
+}
+
+/// Every text form the password may take on the machine or in what comes back from it: the
+/// plaintext and its answer-file encodings (all masked wherever the plugin prints or writes).
+pub fn every_form(pw: &str) -> Vec<String> {
+    vec![
+        pw.to_string(),
+        unattend_encoding(pw, "AdministratorPassword"),
+        unattend_encoding(pw, "Password"),
+        unattend_encoding(pw, ""),
+    ]
+}
+
 impl Scrub {
     /// Digests of the plaintext and of the two encodings Windows Setup writes for answer-file
     /// passwords (base64 of UTF-16LE of the password followed by `AdministratorPassword` or
     /// `Password`).
     pub fn new(secret: &SecretString, salt: &str) -> Scrub {
         let pw = secret.expose_secret();
-        let encoded = |suffix: &str| {
-            let utf16: Vec<u8> = format!("{pw}{suffix}")
-                .encode_utf16()
-                .flat_map(u16::to_le_bytes)
-                .collect();
-            base64::engine::general_purpose::STANDARD.encode(utf16)
-        };
+        let encoded = |suffix: &str| unattend_encoding(pw, suffix);
         let form = |label, text: &str| Form {
             label,
             len: text.encode_utf16().count(),

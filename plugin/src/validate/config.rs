@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use amiforge_model::tags;
+use amiforge_validator_api::client::{Address, Credentials};
 use amiforge_validator_api::request::files;
 use amiforge_validator_api::{FieldErrors, Guest, Launch, Policy, Request, Target};
 use packer_sdk::{ConfigErrors, HclSpec, PackerConfig};
@@ -24,6 +25,15 @@ pub struct ValidateConfig {
     /// The `amiforge-validator` binary for the local server (default: beside the plugin binary,
     /// then on PATH).
     pub validator_path: Option<PathBuf>,
+    /// For an `https://` address: the CA (PEM) the validator's certificate must chain to.
+    pub tls_ca_file: Option<PathBuf>,
+    /// For a validator that asks for client certificates: this client's certificate (PEM).
+    pub tls_cert_file: Option<PathBuf>,
+    /// The key (PEM) of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// Sensitive: a bearer token the shared validator knows (default: the environment variable
+    /// `AMIFORGE_VALIDATOR_TOKEN`). Never printed.
+    pub token: Option<String>,
     #[serde(flatten)]
     pub policy: Policy,
     #[serde(flatten)]
@@ -49,6 +59,8 @@ pub struct ValidateConfig {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub address: Option<String>,
+    /// How the gate checks a shared validator and proves who it is.
+    pub credentials: Credentials,
     pub validator_path: Option<PathBuf>,
     pub policy: Policy,
     pub launch: Launch,
@@ -67,12 +79,52 @@ fn given(v: Option<String>) -> Option<String> {
 
 /// The gate's own attributes (not the validator's settings).
 fn gate_problems(c: &ValidateConfig, errs: &mut ConfigErrors) -> bool {
-    if let Some(a) = given(c.address.clone())
-        && amiforge_validator_api::client::parse(&a).is_err()
-    {
+    let address = given(c.address.clone());
+    let parsed = address
+        .as_deref()
+        .map(amiforge_validator_api::client::parse);
+    if let (Some(a), Some(Err(_))) = (&address, &parsed) {
         errs.push(
             "address",
-            format!("{a:?}: write host:port, http://host:port or unix:/absolute/path"),
+            format!(
+                "{a:?}: write host:port, http://host:port, https://host:port or unix:/absolute/path"
+            ),
+        );
+    }
+    let https = matches!(parsed, Some(Ok(Address::Https(_))));
+    if https && c.tls_ca_file.is_none() {
+        errs.push(
+            "tls_ca_file",
+            "an https:// address needs the CA the validator's certificate chains to",
+        );
+    }
+    for (f, set) in [
+        ("tls_ca_file", c.tls_ca_file.is_some()),
+        ("tls_cert_file", c.tls_cert_file.is_some()),
+        ("tls_key_file", c.tls_key_file.is_some()),
+    ] {
+        if set && !https {
+            errs.push(f, "only used with an https:// address");
+        }
+    }
+    if c.tls_cert_file.is_some() != c.tls_key_file.is_some() {
+        errs.push(
+            "tls_key_file",
+            "give the client certificate and its key together",
+        );
+    }
+    if address.is_some() && c.guest.ssh_private_key_file.is_some() {
+        errs.push(
+            "ssh_private_key_file",
+            "a shared validator (address) reads no file a request names: give \
+             ssh_private_key_name, a key its operator configured (serve --ssh-key), or neither",
+        );
+    }
+    if address.is_none() && c.guest.ssh_private_key_name.is_some() {
+        errs.push(
+            "ssh_private_key_name",
+            "names a key a shared validator's operator configured: set address, or give \
+             ssh_private_key_file to the validator started for this build",
         );
     }
     for e in tags::check(&c.validated_tags) {
@@ -147,7 +199,22 @@ pub fn validate(c: ValidateConfig, packer: &PackerConfig) -> Result<Settings, Co
     } else {
         packer.build_name.replace(['/', ' '], "_")
     };
+    let token = given(c.token.clone()).or_else(|| {
+        std::env::var("AMIFORGE_VALIDATOR_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+    });
+    if let Some(t) = &token {
+        packer_sdk::secrets::register(t);
+    }
     Ok(Settings {
+        credentials: Credentials {
+            ca: c.tls_ca_file.clone(),
+            cert: c.tls_cert_file.clone(),
+            key: c.tls_key_file.clone(),
+            server_name: None,
+            token: token.map(Into::into),
+        },
         address: given(c.address),
         validator_path: c.validator_path.filter(|p| !p.as_os_str().is_empty()),
         policy: c.policy,

@@ -182,7 +182,7 @@ impl Validate {
                 })
                 .collect(),
         };
-        let req = request::files::read_user_data(Request {
+        let mut req = request::files::read_files(Request {
             targets,
             policy: s.policy.clone(),
             launch: s.launch.clone(),
@@ -190,6 +190,10 @@ impl Validate {
             run_id: String::new(),
         })
         .map_err(|e| anyhow::anyhow!("{}", config::as_attributes(&e)))?;
+        // the validator started for this build holds the key; the request names it
+        if req.guest.ssh_private_key_file.take().is_some() {
+            req.guest.ssh_private_key_name = Some(server::GATE_KEY.into());
+        }
         Ok(convert::to_proto(&req))
     }
 
@@ -213,6 +217,7 @@ impl Validate {
         let local = server::LocalValidator::start(
             &bin,
             self.s.launch.max_parallel as usize,
+            self.s.guest.ssh_private_key_file.as_deref(),
             Duration::from_secs(30),
         )
         .await?;
@@ -241,7 +246,7 @@ impl Validate {
     ) -> anyhow::Result<(Verdict, String, Report)> {
         use pb::validate_event::Event as E;
         let ui = &ctx.ui;
-        let mut client = amiforge_validator_api::client::connect(address)
+        let mut client = amiforge_validator_api::client::connect_with(address, &self.s.credentials)
             .await
             .with_context(|| format!("connecting to the validator at {address}"))?;
         let mut stream = tokio::select! {

@@ -15,6 +15,8 @@ use tokio::process::{Child, Command};
 
 /// The binary name looked for beside the plugin and on PATH.
 pub const BINARY: &str = "amiforge-validator";
+/// The name the local validator knows the gate's SSH private key by (`serve --ssh-key`).
+pub const GATE_KEY: &str = "gate";
 
 /// Where the validator binary is: the configured path, beside the plugin binary, or on PATH.
 pub fn locate(configured: Option<&Path>) -> anyhow::Result<PathBuf> {
@@ -51,8 +53,14 @@ pub struct LocalValidator {
 }
 
 impl LocalValidator {
-    /// Starts `bin serve --listen unix:…` and waits (up to `wait`) until it listens.
-    pub async fn start(bin: &Path, max_instances: usize, wait: Duration) -> anyhow::Result<Self> {
+    /// Starts `bin serve --listen unix:…` (holding `ssh_key` as [`GATE_KEY`]) and waits (up to
+    /// `wait`) until it listens.
+    pub async fn start(
+        bin: &Path,
+        max_instances: usize,
+        ssh_key: Option<&Path>,
+        wait: Duration,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("amiforge-validate-")
             .tempdir()
@@ -67,6 +75,11 @@ impl LocalValidator {
                 "--max-instances",
             ])
             .arg(max_instances.to_string())
+            .args(ssh_key.map(|k| {
+                let mut a = std::ffi::OsString::from(format!("--ssh-key={GATE_KEY}="));
+                a.push(k);
+                a
+            }))
             // held open by us: if the plugin is killed, the pipe closes and the server cleans
             // up and exits instead of living on
             .stdin(Stdio::piped())

@@ -177,10 +177,12 @@ fn guest(g: pb::Guest, errs: &mut FieldErrors) -> Guest {
         ssh_username: given(g.ssh_username),
         ssh_host: given(g.ssh_host),
         ssh_private_key_file: given(g.ssh_private_key_file).map(Into::into),
+        ssh_private_key_name: given(g.ssh_private_key_name),
         ssh_keypair_name: given(g.ssh_keypair_name),
         ssh_cidr: given(g.ssh_cidr),
         instance_profile: given(g.instance_profile),
         profile_file: given(g.profile_file).map(Into::into),
+        profile: g.profile,
         check: g
             .check
             .into_iter()
@@ -266,8 +268,10 @@ fn guest_to_proto(g: &Guest) -> pb::Guest {
         ssh_username: text(&g.ssh_username),
         ssh_host: text(&g.ssh_host),
         ssh_private_key_file: path(&g.ssh_private_key_file),
+        ssh_private_key_name: text(&g.ssh_private_key_name),
         ssh_keypair_name: text(&g.ssh_keypair_name),
         profile_file: path(&g.profile_file),
+        profile: g.profile.clone(),
         ssh_cidr: text(&g.ssh_cidr),
         instance_profile: text(&g.instance_profile),
         check: g

@@ -205,28 +205,38 @@ fn guest(r: &Request, errs: &mut FieldErrors) {
 }
 
 /// The settings only SSH uses and whether each is set.
-fn ssh_fields(g: &Guest) -> [(&'static str, bool); 4] {
+fn ssh_fields(g: &Guest) -> [(&'static str, bool); 5] {
     [
         ("ssh_username", g.ssh_username.is_some()),
         ("ssh_host", g.ssh_host.is_some()),
         ("ssh_private_key_file", g.ssh_private_key_file.is_some()),
+        ("ssh_private_key_name", g.ssh_private_key_name.is_some()),
         ("ssh_keypair_name", g.ssh_keypair_name.is_some()),
     ]
 }
 
+/// An existing key pair comes with its private key: a file or a key name, not both.
 fn key_pair(g: &Guest, errs: &mut FieldErrors) {
     let at = |f: &str| Path::fields(&["guest", f]);
-    match (&g.ssh_keypair_name, &g.ssh_private_key_file) {
-        (Some(_), None) => errs.push(
+    let key = g.ssh_private_key_file.is_some() || g.ssh_private_key_name.is_some();
+    if g.ssh_private_key_file.is_some() && g.ssh_private_key_name.is_some() {
+        errs.push(
+            at("ssh_private_key_name"),
+            "give the key as a file or by name, not both",
+        );
+    }
+    match (&g.ssh_keypair_name, key) {
+        (Some(_), false) => errs.push(
             at("ssh_private_key_file"),
-            "give the private key of guest.ssh_keypair_name",
+            "give the private key of guest.ssh_keypair_name (ssh_private_key_file, or \
+             ssh_private_key_name on a shared validator)",
         ),
-        (None, Some(_)) => errs.push(
+        (None, true) => errs.push(
             at("ssh_keypair_name"),
-            "give the key pair guest.ssh_private_key_file belongs to (or neither: a key pair is \
-             made for the run)",
+            "give the key pair the private key belongs to (or neither: a key pair is made for \
+             the run)",
         ),
-        (Some(n), Some(_)) if n.is_empty() => errs.push(at("ssh_keypair_name"), "empty"),
+        (Some(n), true) if n.is_empty() => errs.push(at("ssh_keypair_name"), "empty"),
         _ => {}
     }
 }

@@ -1,7 +1,7 @@
-//! The files a request names, checked and read where the request is made: the user data file
-//! (read into `launch.user_data`, which is what the API carries), an SSH private key (must be
-//! readable; its contents are never read here) and a profile file to audit with (must parse as
-//! a profile). Not pure, unlike [`super::check`].
+//! The files a request names, checked and read where the request is made (the CLI, the gate;
+//! never a server for a caller): the user data and profile files (read into `launch.user_data`
+//! and `guest.profile`, which is what the API carries), an SSH private key (must be readable;
+//! its contents are never read here). Not pure, unlike [`super::check`].
 
 use std::path::Path as FsPath;
 
@@ -25,6 +25,11 @@ pub fn problems(r: &Request) -> FieldErrors {
     {
         errs.push(Path::fields(&["guest", "profile_file"]), e);
     }
+    if let Some(text) = &g.profile
+        && let Err(e) = check_profile_text(text)
+    {
+        errs.push(Path::fields(&["guest", "profile"]), e);
+    }
     if let Some(p) = &r.launch.user_data_file
         && !p.is_file()
     {
@@ -46,16 +51,31 @@ pub fn check_profile_file(p: &FsPath) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// `r` with its user data file read into `launch.user_data` (the form the API carries).
-pub fn read_user_data(mut r: Request) -> Result<Request, FieldErrors> {
-    if let Some(p) = &r.launch.user_data_file {
-        let text = std::fs::read_to_string(p).map_err(|e| {
+/// Whether `text` is a hardening profile (where it is wrong when not: line and column, never an
+/// excerpt).
+pub fn check_profile_text(text: &str) -> Result<(), String> {
+    let src = amiforge_profile::Source::Given("the profile".into());
+    amiforge_profile::load::parse(src, text.to_string())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// `r` with its user data and profile files read into `launch.user_data` and `guest.profile`
+/// (the form the API carries; the file fields are cleared).
+pub fn read_files(mut r: Request) -> Result<Request, FieldErrors> {
+    let read = |p: &FsPath, group: &str, field: &str| {
+        std::fs::read_to_string(p).map_err(|e| {
             FieldErrors::one(
-                Path::fields(&["launch", "user_data_file"]),
+                Path::fields(&[group, field]),
                 format!("cannot read {}: {e}", p.display()),
             )
-        })?;
-        r.launch.user_data = Some(text);
+        })
+    };
+    if let Some(p) = r.launch.user_data_file.take() {
+        r.launch.user_data = Some(read(&p, "launch", "user_data_file")?);
+    }
+    if let Some(p) = r.guest.profile_file.take() {
+        r.guest.profile = Some(read(&p, "guest", "profile_file")?);
     }
     Ok(r)
 }
@@ -87,7 +107,12 @@ mod tests {
         let ud = dir.path().join("ud");
         std::fs::write(&ud, "#cloud-config\n").unwrap();
         r.launch.user_data_file = Some(ud);
-        let r = read_user_data(r).unwrap();
+        r.guest.profile_file = None;
+        let r = read_files(r).unwrap();
         assert_eq!(r.launch.user_data.as_deref(), Some("#cloud-config\n"));
+        assert_eq!(
+            r.launch.user_data_file, None,
+            "the content replaces the file"
+        );
     }
 }

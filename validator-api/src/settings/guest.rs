@@ -33,13 +33,26 @@ pub struct Guest {
     #[arg(long)]
     #[serde(deserialize_with = "de::empty_as_none")]
     pub ssh_host: Option<String>,
-    /// Private key of `ssh_keypair_name` (which must exist in every region); unset: a key pair
-    /// is made for the run and deleted after.
-    #[arg(long, alias = "ssh-key-file", requires = "ssh_keypair_name")]
+    /// Private key file of `ssh_keypair_name` (which must exist in every region), where the
+    /// validator runs; unset: a key pair is made for the run and deleted after. A shared
+    /// validator reads no file a request names: give `ssh_private_key_name` instead.
+    #[arg(
+        long,
+        alias = "ssh-key-file",
+        requires = "ssh_keypair_name",
+        group = "ssh_private_key"
+    )]
     #[serde(deserialize_with = "de::empty_as_none")]
     pub ssh_private_key_file: Option<PathBuf>,
-    /// An existing key pair to launch with (give its `ssh_private_key_file`).
-    #[arg(long, alias = "ssh-key-pair", requires = "ssh_private_key_file")]
+    /// The private key of `ssh_keypair_name` by the name a validator's operator gave it
+    /// (`amiforge-validator serve --ssh-key NAME=FILE`): how a request to a shared validator
+    /// names a key.
+    #[arg(long, requires = "ssh_keypair_name", group = "ssh_private_key")]
+    #[serde(deserialize_with = "de::empty_as_none")]
+    pub ssh_private_key_name: Option<String>,
+    /// An existing key pair to launch with (give its `ssh_private_key_file` or
+    /// `ssh_private_key_name`).
+    #[arg(long, alias = "ssh-key-pair", requires = "ssh_private_key")]
     #[serde(deserialize_with = "de::empty_as_none")]
     pub ssh_keypair_name: Option<String>,
     /// CIDR the temporary security group admits SSH (tcp/22) from, e.g. the runner's
@@ -53,9 +66,15 @@ pub struct Guest {
     #[serde(deserialize_with = "de::empty_as_none")]
     pub instance_profile: Option<String>,
     /// Hardening profile file to audit with (default: the built-in the build's report names).
+    /// Read by the CLI or the gate; the API carries its content (`profile`).
     #[arg(long)]
     #[serde(deserialize_with = "de::empty_as_none")]
     pub profile_file: Option<PathBuf>,
+    /// The text of the profile to audit with (what the API carries; set from `profile_file`).
+    #[arg(skip)]
+    #[hcl(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     /// Own in-guest checks. CLI: `--check NAME=COMMAND[,exit=N][,output=REGEX]` (repeatable;
     /// COMMAND runs with sh as root; the regex runs to the end of the value, so it may hold
     /// commas).

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use amiforge_model::Strategy;
+use amiforge_validator::api::limits;
 use amiforge_validator_api::{Guest, Launch, Policy, UserCheck};
 use clap::{Args, Parser, Subcommand};
 
@@ -33,7 +34,10 @@ pub enum Command {
     /// SSH; no AWS. Exit 0 pass, 1 failed, 2 bad input, 3 unreachable/infrastructure error.
     Check(Box<CheckArgs>),
     /// Serve the gRPC API (amiforge.validator.v1) to many pipelines at once.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Make a bearer token for `serve --token-file`: prints the token (give it to the caller)
+    /// and the line for the token file (which keeps only its sha256).
+    Token(TokenArgs),
 }
 
 /// Where the reports go and how much is printed.
@@ -147,16 +151,74 @@ pub struct SweepArgs {
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Where to listen: HOST:PORT (e.g. 127.0.0.1:7070; port 0 picks one) or unix:/path/to.sock.
+    /// An address other hosts reach needs TLS and authentication.
     #[arg(long)]
     pub listen: String,
     /// Test instances alive at once across every concurrent Validate call.
-    #[arg(long, default_value_t = amiforge_validator::api::limit::DEFAULT_MAX_INSTANCES as u32,
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_INSTANCES as u32,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_instances: u32,
+    /// Validations in progress at once, in total.
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_RUNS as u32,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_runs: u32,
+    /// Validations in progress at once per caller.
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_RUNS_PER_CALLER as u32,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_runs_per_caller: u32,
+    /// AMIs one request may name.
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_TARGETS as u32,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_targets: u32,
+    /// The server's certificate (PEM) for TLS on TCP; with --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The server's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS: clients must present a certificate this CA (PEM) signed; its common name
+    /// names the caller (`cert:NAME`).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Bearer tokens callers may present: one `NAME sha256:HEX` per line (`amiforge-validator
+    /// token NAME` makes one); the caller is `token:NAME`.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// A caller who may sweep every run and other callers' runs (`token:NAME`, `cert:NAME`,
+    /// `uid:N`, or a bare NAME; repeatable).
+    #[arg(long = "admin")]
+    pub admins: Vec<String>,
+    /// Listen beyond loopback without TLS or authentication (warned about at every start).
+    #[arg(long)]
+    pub insecure: bool,
+    /// A group (name or gid) whose members may use the unix socket too (mode 0660; default 0600).
+    #[arg(long)]
+    pub socket_group: Option<String>,
+    /// A directory whose files requests may name (guest.profile_file, guest.ssh_private_key_file;
+    /// repeatable). By default a request names no file on this host.
+    #[arg(long = "allow-path")]
+    pub allow_paths: Vec<PathBuf>,
+    /// A private key requests may use by name (guest.ssh_private_key_name): NAME=FILE
+    /// (repeatable).
+    #[arg(long = "ssh-key", value_parser = parse_key)]
+    pub ssh_keys: Vec<(String, PathBuf)>,
     /// Shut down (cancel runs, clean up, exit) when stdin closes: a parent that starts this
     /// server keeps a pipe open, so a killed parent never leaves the server running.
     #[arg(long)]
     pub stop_on_stdin_close: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TokenArgs {
+    /// The caller the token names (letters, digits, '.', '_', '-', '@').
+    pub name: String,
+}
+
+fn parse_key(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok((k.to_string(), v.into())),
+        _ => Err(format!("{s:?}: write NAME=FILE")),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -71,11 +71,24 @@ pub fn host_check(a: &CheckArgs) -> Result<HostCheck, FieldErrors> {
         checks.extend(read_checks_file(p)?);
     }
     user_checks(&checks, &Path::fields(&["--check"]), &mut errs);
-    if let Some(p) = &a.profile_file
-        && let Err(e) = files::check_profile_file(p)
-    {
-        errs.push(Path::fields(&["--profile-file"]), e);
-    }
+    let profile = match &a.profile_file {
+        None => None,
+        Some(p) => match std::fs::read_to_string(p) {
+            Err(e) => {
+                errs.push(
+                    Path::fields(&["--profile-file"]),
+                    format!("cannot read {}: {e}", p.display()),
+                );
+                None
+            }
+            Ok(text) => {
+                if let Err(e) = files::check_profile_text(&text) {
+                    errs.push(Path::fields(&["--profile-file"]), e);
+                }
+                Some(text)
+            }
+        },
+    };
     if hardening.is_none() && checks.is_empty() {
         errs.push(
             Path::fields(&["--no-hardening"]),
@@ -91,7 +104,7 @@ pub fn host_check(a: &CheckArgs) -> Result<HostCheck, FieldErrors> {
         plan: Plan {
             hardening,
             no_hardening: None,
-            profile_file: a.profile_file.clone(),
+            profile,
             checks,
             ..Plan::default()
         },

@@ -35,12 +35,18 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    // a server says who called what at the default level (the audit log)
+    let default = match cli.command {
+        Command::Serve(_) => "warn,amiforge_validator::audit=info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("AMIFORGE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -54,7 +60,8 @@ pub fn main() -> i32 {
         match cli.command {
             Command::Run(a) => run::command(&home, *a).await,
             Command::Sweep(a) => sweep::command(&home, a).await,
-            Command::Serve(a) => serve::command(&home, a).await,
+            Command::Serve(a) => serve::command(&home, *a).await,
+            Command::Token(a) => serve::token(&a),
             Command::Check(a) => check::command(*a).await,
         }
     })

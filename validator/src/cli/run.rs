@@ -68,8 +68,15 @@ pub fn request(a: &RunArgs) -> Result<Request, FieldErrors> {
         run_id: a.run_id.clone().unwrap_or_default(),
     };
     req.check()?;
+    if req.guest.ssh_private_key_name.is_some() {
+        return Err(FieldErrors::one(
+            Path::fields(&["guest", "ssh_private_key_name"]),
+            "names a key a validator server's operator configured (serve --ssh-key); a local run \
+             takes the key file itself: --ssh-private-key-file",
+        ));
+    }
     files::problems(&req).into_result()?;
-    files::read_user_data(req)
+    files::read_files(req)
 }
 
 pub async fn command(home: &str, a: RunArgs) -> i32 {

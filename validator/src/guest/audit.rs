@@ -4,8 +4,6 @@
 //! (changes nothing), run as root, and every control that held at build time (passed, was
 //! fixed, or was configured to apply at boot) must hold now.
 
-use std::path::Path;
-
 use amiforge_profile::compile::{Language, compile};
 use amiforge_profile::evidence::LINUX_REPORT_PATH as REPORT_PATH;
 use amiforge_profile::load::{self, Loaded, Source};
@@ -26,13 +24,11 @@ fn error(expected: &str, m: impl Into<String>) -> Check {
     Check::new(N, Status::Error, expected, "not audited").with_message(m)
 }
 
-/// The profile to audit with: the given file, else the built-in the report names.
-pub fn profile_for(report: &Report, file: Option<&Path>) -> Result<Loaded, String> {
-    if let Some(p) = file {
-        let text = std::fs::read_to_string(p)
-            .map_err(|e| format!("guest.profile_file: cannot read {}: {e}", p.display()))?;
-        return load::parse(Source::File(p.to_path_buf()), text)
-            .map_err(|e| format!("guest.profile_file: {e}"));
+/// The profile to audit with: the given text, else the built-in the report names.
+pub fn profile_for(report: &Report, given: Option<&str>) -> Result<Loaded, String> {
+    if let Some(text) = given {
+        return load::parse(Source::Given("guest.profile".into()), text.to_string())
+            .map_err(|e| e.to_string());
     }
     let name = &report.profile.name;
     if !report.profile.is_builtin() {
@@ -100,7 +96,7 @@ pub async fn check<T: Transport>(
     t: &T,
     evidence: Option<&[u8]>,
     expect_profile_sha256: Option<&str>,
-    profile_file: Option<&Path>,
+    profile: Option<&str>,
 ) -> Check {
     let expected = "every control that held at build time holds now";
     let Some(bytes) = evidence else {
@@ -117,7 +113,7 @@ pub async fn check<T: Transport>(
             ));
         }
     };
-    let (controls, script) = match audit_script(&report, expect_profile_sha256, profile_file) {
+    let (controls, script) = match audit_script(&report, expect_profile_sha256, profile) {
         Ok(Some(s)) => s,
         Ok(None) => {
             return Check::new(N, Status::Skipped, expected, "").with_message(
@@ -138,9 +134,9 @@ pub async fn check<T: Transport>(
 fn audit_script(
     report: &Report,
     expect_profile_sha256: Option<&str>,
-    profile_file: Option<&Path>,
+    profile: Option<&str>,
 ) -> Result<Option<(usize, String)>, String> {
-    let loaded = profile_for(report, profile_file)?;
+    let loaded = profile_for(report, profile)?;
     let here = amiforge_model::sha256_hex(loaded.text.as_bytes());
     if !here.eq_ignore_ascii_case(&report.profile.sha256) {
         return Err(format!(
@@ -353,7 +349,9 @@ mod tests {
         );
         r.profile.source = "/src/my.toml".into();
         assert!(profile_for(&r, None).unwrap_err().contains("/src/my.toml"));
-        let e = profile_for(&r, Some(Path::new("/nonexistent/p.toml"))).unwrap_err();
-        assert!(e.starts_with("guest.profile_file: cannot read"), "{e}");
+        // the profile comes as text: its errors say where, never quote it
+        let e = profile_for(&r, Some("[profile\nname = \"secret-x\"")).unwrap_err();
+        assert!(e.starts_with("guest.profile: line 1, column"), "{e}");
+        assert!(!e.contains("secret-x"), "{e}");
     }
 }

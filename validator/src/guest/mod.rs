@@ -31,7 +31,6 @@ pub mod transport;
 pub mod user;
 pub mod userdata;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -59,7 +58,8 @@ pub struct Plan {
     /// skipped `guest.hardening`).
     pub no_hardening: Option<String>,
     /// Audit with this profile file instead of the built-in the report names.
-    pub profile_file: Option<PathBuf>,
+    /// Audit with this profile (its text) instead of the built-in the report names.
+    pub profile: Option<String>,
     pub checks: Vec<UserCheck>,
     /// Wait at most this long for the launch's user data to finish (`None`: no user data given).
     pub user_data: Option<Duration>,
@@ -82,7 +82,7 @@ impl Plan {
         // SSH is never the default: choosing it asks for in-guest checks
         let user_data = req.launch.user_data.is_some();
         let asked = !g.check.is_empty()
-            || g.profile_file.is_some()
+            || g.profile.is_some()
             || user_data
             || g.transport == amiforge_validator_api::Transport::Ssh;
         if !expected && !asked {
@@ -105,7 +105,7 @@ impl Plan {
                     }
                 )
             }),
-            profile_file: g.profile_file.clone(),
+            profile: g.profile.clone(),
             checks: g.check.clone(),
             user_data: user_data.then_some(req.launch.timeout),
             no_user_data: match e.strategy {
@@ -228,7 +228,7 @@ pub async fn run_checks<T: Transport>(
         out.push(timed(c, since));
         let since = Instant::now();
         let c = tokio::select! {
-            c = audit::check(t, bytes.as_deref(), h.profile_sha256.as_deref(), plan.profile_file.as_deref()) => c,
+            c = audit::check(t, bytes.as_deref(), h.profile_sha256.as_deref(), plan.profile.as_deref()) => c,
             _ = cancel.cancelled() => { out.extend(interrupted(&out)); return out; }
         };
         out.push(timed(c, since));

@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use amiforge_aws::client::Clients;
-use amiforge_validator::api::server::{self, Listen};
-use amiforge_validator_api::client::connect;
+use amiforge_validator::api::config::ServeConfig;
+use amiforge_validator::api::listen::Listen;
+use amiforge_validator::api::server;
+use amiforge_validator_api::client::{Client, connect};
 use amiforge_validator_api::pb;
 use amiforge_validator_api::pb::validate_event::Event as E;
-use amiforge_validator_api::pb::validator_client::ValidatorClient;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 /// The region the gRPC tests' releases and runs are in.
 pub const REGION: &str = "eu-west-1";
@@ -46,11 +46,16 @@ pub struct Served {
 pub async fn serve(c: Clients, max_instances: usize) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let listen = Listen::Unix(dir.path().join("validator.sock"));
+    serve_with(c, ServeConfig::local(listen, max_instances), dir).await
+}
+
+/// A server in this process as `config` says (its files in `dir`, kept while it runs).
+pub async fn serve_with(c: Clients, config: ServeConfig, dir: tempfile::TempDir) -> Served {
     let stop = CancellationToken::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let s = stop.clone();
     let task = tokio::spawn(async move {
-        server::serve(c, &listen, max_instances, s, move |a| {
+        server::serve(c, config, s, move |a| {
             let _ = tx.send(a.to_string());
         })
         .await
@@ -65,7 +70,7 @@ pub async fn serve(c: Clients, max_instances: usize) -> Served {
 }
 
 impl Served {
-    pub async fn client(&self) -> ValidatorClient<Channel> {
+    pub async fn client(&self) -> Client {
         connect(&self.addr).await.unwrap()
     }
 
@@ -77,10 +82,7 @@ impl Served {
 }
 
 /// Every event of one Validate call, in order.
-pub async fn events(
-    c: &mut ValidatorClient<Channel>,
-    req: pb::ValidateRequest,
-) -> Result<Vec<E>, tonic::Status> {
+pub async fn events(c: &mut Client, req: pb::ValidateRequest) -> Result<Vec<E>, tonic::Status> {
     let mut stream = c.validate(req).await?.into_inner();
     let mut out = Vec::new();
     while let Some(e) = stream.message().await? {
