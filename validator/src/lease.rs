@@ -75,6 +75,13 @@ impl Lease {
         }
     }
 
+    /// The run was asked for by `owner` (a caller identity): every resource says so.
+    pub fn owned_by(mut self, owner: &str) -> Lease {
+        self.base
+            .insert(tags::VALIDATOR_OWNER.to_string(), owner.to_string());
+        self
+    }
+
     /// Until when a lease taken or renewed now holds.
     pub fn until(&self) -> SystemTime {
         (SystemTime::now() + self.term.ttl).min(self.expires)
@@ -184,6 +191,12 @@ mod tests {
         // written in whole seconds, rounded up
         assert!(ahead > Duration::from_secs(290) && ahead <= Duration::from_secs(301));
         assert_eq!(tags[tags::VALIDATOR_RUN], "r1");
+        assert!(
+            !tags.contains_key(tags::VALIDATOR_OWNER),
+            "a CLI run has no owner"
+        );
+        let owned = Lease::new("r1", far, t).owned_by("token:ci").tags();
+        assert_eq!(owned[tags::VALIDATOR_OWNER], "token:ci");
         let soon = SystemTime::now() + Duration::from_secs(10);
         let l = Lease::new("r1", soon, t);
         assert!(l.until() <= soon, "capped by amiforge:expires-at");

@@ -53,19 +53,65 @@ pub async fn run_with(
     cancel: CancellationToken,
     shared: Option<Arc<Semaphore>>,
 ) -> Result<Report, FieldErrors> {
-    run_leased(clients, req, sink, cancel, shared, Term::from_env()).await
+    let opts = Options {
+        shared,
+        ..Options::default()
+    };
+    run_opts(clients, req, sink, cancel, opts).await
 }
 
 /// [`run_with`], with the lease on the run's resources lasting as `term` says (instead of
 /// [`crate::lease::LEASE_ENV`] or the default).
 pub async fn run_leased(
     clients: &Clients,
-    mut req: Request,
+    req: Request,
     sink: Sink,
     cancel: CancellationToken,
     shared: Option<Arc<Semaphore>>,
     term: Term,
 ) -> Result<Report, FieldErrors> {
+    let opts = Options {
+        shared,
+        term,
+        owner: None,
+    };
+    run_opts(clients, req, sink, cancel, opts).await
+}
+
+/// How a run is held beyond its request.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// A limit across runs every test launch also takes a permit of.
+    pub shared: Option<Arc<Semaphore>>,
+    /// The lease on the run's resources.
+    pub term: Term,
+    /// Who asked for the run (tagged on its resources as `amiforge:validator-owner`).
+    pub owner: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            shared: None,
+            term: Term::from_env(),
+            owner: None,
+        }
+    }
+}
+
+/// [`run`] held as `opts` says.
+pub async fn run_opts(
+    clients: &Clients,
+    mut req: Request,
+    sink: Sink,
+    cancel: CancellationToken,
+    opts: Options,
+) -> Result<Report, FieldErrors> {
+    let Options {
+        shared,
+        term,
+        owner,
+    } = opts;
     req.check()?;
     amiforge_validator_api::request::files::problems(&req).into_result()?;
     if req.run_id.is_empty() {
@@ -96,7 +142,10 @@ pub async fn run_leased(
     let session = guest_session(&req);
     let mut suites = attr_suites.clone();
     let expires = started_at + req.launch.timeout * 2 + Duration::from_secs(30 * 60);
-    let lease = Lease::new(&req.run_id, expires, term);
+    let mut lease = Lease::new(&req.run_id, expires, term);
+    if let Some(o) = &owner {
+        lease = lease.owned_by(o);
+    }
     let leased = CancellationToken::new();
     let work = async {
         if req.launch.launch && !cancel.is_cancelled() {

@@ -42,6 +42,45 @@ impl Scope {
     }
 }
 
+/// What a sweep takes: the [`Scope`], whether live runs too (`force`), and whose runs (`owner`:
+/// only resources tagged [`tags::VALIDATOR_OWNER`] with that identity; `None`: anyone's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Select {
+    pub scope: Scope,
+    pub force: bool,
+    pub owner: Option<String>,
+}
+
+impl Select {
+    /// `scope`, lapsed leases only, anyone's runs.
+    pub fn new(scope: Scope) -> Select {
+        Select {
+            scope,
+            force: false,
+            owner: None,
+        }
+    }
+
+    pub fn forced(mut self, force: bool) -> Select {
+        self.force = force;
+        self
+    }
+
+    /// Only the runs `owner` asked for.
+    pub fn owned_by(mut self, owner: &str) -> Select {
+        self.owner = Some(owner.to_string());
+        self
+    }
+
+    fn wants(&self, t: &BTreeMap<String, String>, now: SystemTime) -> bool {
+        let mine = match &self.owner {
+            None => true,
+            Some(o) => t.get(tags::VALIDATOR_OWNER) == Some(o),
+        };
+        mine && self.scope.wants(t, now, self.force)
+    }
+}
+
 /// What a sweep found (per region) and, unless dry, what it removed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Swept {
@@ -49,13 +88,12 @@ pub struct Swept {
     pub cleanup: Cleanup,
 }
 
-/// Finds the validator's resources in `regions` that `scope` selects and whose run's lease lapsed
-/// (`force`: also of runs that are alive), and removes them.
+/// Finds the validator's resources in `regions` that `select` takes (by default what lapsed leases
+/// left), and removes them.
 pub async fn sweep(
     clients: &Clients,
     regions: &[String],
-    scope: &Scope,
-    force: bool,
+    select: &Select,
     dry_run: bool,
     poll: Duration,
     sink: &Sink,
@@ -73,19 +111,19 @@ pub async fn sweep(
             instances: t
                 .instances
                 .iter()
-                .filter(|i| scope.wants(&i.tags, now, force))
+                .filter(|i| select.wants(&i.tags, now))
                 .map(|i| i.id.clone())
                 .collect(),
             key_pairs: t
                 .key_pairs
                 .iter()
-                .filter(|(_, tg)| scope.wants(tg, now, force))
+                .filter(|(_, tg)| select.wants(tg, now))
                 .map(|(k, _)| k.clone())
                 .collect(),
             security_groups: t
                 .security_groups
                 .iter()
-                .filter(|(_, tg)| scope.wants(tg, now, force))
+                .filter(|(_, tg)| select.wants(tg, now))
                 .map(|(g, _)| g.clone())
                 .collect(),
             ..Created::default()
@@ -152,5 +190,23 @@ mod tests {
         // the hard bound wins over a lease renewed beyond it
         let stuck = t("d", "2026-11-27T11:00:00Z", Some("2026-11-27T12:04:00Z"));
         assert!(Scope::Expired.wants(&stuck, now, false));
+    }
+
+    #[test]
+    fn an_owner_selects_only_runs_tagged_with_that_identity() {
+        let now = humantime::parse_rfc3339("2026-11-27T12:00:00Z").unwrap();
+        let mut alice = t("a", "2026-11-27T11:00:00Z", None);
+        alice.insert(tags::VALIDATOR_OWNER.to_string(), "token:alice".to_string());
+        let cli = t("b", "2026-11-27T11:00:00Z", None);
+        let anyone = Select::new(Scope::Expired);
+        assert!(anyone.wants(&alice, now) && anyone.wants(&cli, now));
+        let hers = Select::new(Scope::Expired).owned_by("token:alice");
+        assert!(hers.wants(&alice, now));
+        assert!(
+            !hers.wants(&cli, now),
+            "a run without an owner is nobody's to take"
+        );
+        let bob = Select::new(Scope::Run("a".into())).owned_by("token:bob");
+        assert!(!bob.forced(true).wants(&alice, now), "even forced");
     }
 }

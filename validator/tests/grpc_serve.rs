@@ -25,8 +25,14 @@ async fn sweep_lists_on_a_dry_run_and_removes_for_real() {
     let c = clients(&emu).await;
     let hour = Duration::from_secs(3600);
     // what a killed run left (expired), and what a live run holds (not expired)
-    let old = run_tags("old-run", SystemTime::now() - hour);
-    let live = run_tags("live-run", SystemTime::now() + hour);
+    // runs the server made for this socket's caller (its uid) carry that identity
+    let mine = |mut t: std::collections::BTreeMap<String, String>| {
+        let uid = nix::unistd::getuid();
+        t.insert(tags::VALIDATOR_OWNER.into(), format!("uid:{uid}"));
+        t
+    };
+    let old = mine(run_tags("old-run", SystemTime::now() - hour));
+    let live = mine(run_tags("live-run", SystemTime::now() + hour));
     let sg_old = instances::create_security_group(&c, REGION, "old", None, None, &old)
         .await
         .unwrap();

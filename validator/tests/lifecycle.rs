@@ -16,7 +16,7 @@ use amiforge_model::manifest::Manifest;
 use amiforge_model::tags;
 use amiforge_validator::events::Sink;
 use amiforge_validator::lease::Term;
-use amiforge_validator::sweep::{self, Scope};
+use amiforge_validator::sweep::{self, Scope, Select};
 use amiforge_validator_api::report::{Report, Status, Verdict};
 use amiforge_validator_api::{Guest, Launch, Policy, Request, Transport, UserCheck};
 use support::{assert_nothing_left, clients, release};
@@ -109,8 +109,7 @@ async fn a_live_run_is_never_swept_while_it_renews_its_lease() {
                 let s = sweep::sweep(
                     &c,
                     &regions,
-                    &scope,
-                    false,
+                    &Select::new(scope.clone()),
                     false,
                     Duration::from_millis(200),
                     &Sink::none(),
@@ -123,8 +122,7 @@ async fn a_live_run_is_never_swept_while_it_renews_its_lease() {
             let forced = sweep::sweep(
                 &c,
                 &regions,
-                &Scope::Run("live-run".into()),
-                true,
+                &Select::new(Scope::Run("live-run".into())).forced(true),
                 true,
                 Duration::from_millis(200),
                 &Sink::none(),
@@ -214,8 +212,7 @@ async fn a_forced_sweep_of_a_live_run_gives_no_verdict_not_gate_failed() {
         sweep::sweep(
             &c,
             &regions,
-            &scope,
-            true,
+            &Select::new(scope.clone()).forced(true),
             false,
             Duration::from_millis(200),
             &Sink::none(),
@@ -351,8 +348,7 @@ async fn a_run_that_cannot_clean_up_gives_up_its_lease_on_what_is_left() {
     let s = sweep::sweep(
         &c,
         &regions,
-        &Scope::Run("stuck-run".into()),
-        false,
+        &Select::new(Scope::Run("stuck-run".into())),
         false,
         Duration::from_millis(200),
         &Sink::none(),

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use amiforge_aws::client::Clients;
-use amiforge_validator::sweep::{self, Scope};
+use amiforge_validator::sweep::{self, Scope, Select};
 use amiforge_validator_api::{FieldErrors, Path, Verdict};
 
 use super::args::SweepArgs;
@@ -40,8 +40,7 @@ pub async fn command(home: &str, a: SweepArgs) -> i32 {
     let res = sweep::sweep(
         &clients,
         &regions,
-        &scope,
-        a.force,
+        &Select::new(scope).forced(a.force),
         a.dry_run,
         Duration::from_secs(2),
         &sink,
