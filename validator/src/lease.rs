@@ -117,7 +117,9 @@ impl Lease {
         .flatten()
         .map(String::as_str)
         .collect();
-        let now = BTreeMap::from([(tags::LEASE_UNTIL.to_string(), rfc3339(SystemTime::now()))]);
+        // rounded down: the lease reads as over at once
+        let ended = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        let now = BTreeMap::from([(tags::LEASE_UNTIL.to_string(), ended)]);
         for (region, c) in ledger.snapshot() {
             let gone = |id: &String| removed.contains(format!("{region}:{id}").as_str());
             let keys = c.key_pairs.iter().zip(&c.key_pair_ids);
