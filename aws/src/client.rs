@@ -1,12 +1,15 @@
 //! Clients per region from one configuration: the standard credential chain (env, profiles,
 //! SSO, IMDS …), `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_EC2` honoured, the SDK's adaptive retry
 //! (client-side rate limiting on throttling), and one rustls (ring) HTTPS client shared by all.
+//! The clients also carry the process's [`Consistency`] record (which ids it created, and when).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use crate::consistency::Consistency;
 
 /// How many attempts a call gets (throttling and transient errors are retried with backoff).
 pub const MAX_ATTEMPTS: u32 = 10;
@@ -45,9 +48,11 @@ fn loader(region: &str) -> aws_config::ConfigLoader {
 }
 
 /// Per-region clients over one configuration (each created on first use, then reused: they share
-/// the configuration's HTTP client and the adaptive retry's token bucket per client).
+/// the configuration's HTTP client and the adaptive retry's token bucket per client), and what
+/// every call naming a new id consults ([`Clients::consistency`]).
 pub struct Clients {
     sdk: SdkConfig,
+    consistency: Consistency,
     ec2: PerRegion<aws_sdk_ec2::Client>,
     kms: PerRegion<aws_sdk_kms::Client>,
     ssm: PerRegion<aws_sdk_ssm::Client>,
@@ -70,13 +75,27 @@ impl<C: Clone> PerRegion<C> {
 }
 
 impl Clients {
+    /// Clients over `sdk`, with the consistency window from the environment
+    /// ([`crate::consistency::WINDOW_ENV`], else the default).
     pub fn new(sdk: SdkConfig) -> Clients {
         Clients {
             sdk,
+            consistency: Consistency::from_env(),
             ec2: PerRegion::new(),
             kms: PerRegion::new(),
             ssm: PerRegion::new(),
         }
+    }
+
+    /// The same clients with another consistency window (how long a new id may stay invisible).
+    pub fn with_consistency_window(mut self, window: std::time::Duration) -> Clients {
+        self.consistency = Consistency::new(window);
+        self
+    }
+
+    /// The ids this process created, and how long NotFound about them means "not yet".
+    pub fn consistency(&self) -> &Consistency {
+        &self.consistency
     }
 
     /// Loads the configuration and wraps it.

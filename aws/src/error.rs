@@ -160,6 +160,21 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         self.kind == ErrorKind::NotFound
     }
+
+    /// Whether a create that failed so may still have made its resource: the answer was lost or
+    /// unusable, AWS failed midway, or a retry found the name taken (by the lost first attempt).
+    /// Only refusals (bad input, missing dependency, no permission, in use, unusable) say that
+    /// nothing was made.
+    pub fn may_have_happened(&self) -> bool {
+        !matches!(
+            self.kind,
+            ErrorKind::InvalidInput
+                | ErrorKind::NotFound
+                | ErrorKind::Unauthorized
+                | ErrorKind::DependencyViolation
+                | ErrorKind::Unusable
+        )
+    }
 }
 
 /// `Result` with this crate's [`Error`].
@@ -209,5 +224,8 @@ mod tests {
         let e = Error::bad_answer("RunInstances", "instance");
         assert_eq!(e.to_string(), "RunInstances: no instance in the answer");
         assert!(e.is(ErrorKind::BadAnswer) && !e.is_not_found());
+        assert!(e.may_have_happened(), "no answer: the instance may exist");
+        let refused = Error::new("RunInstances", ErrorKind::InvalidInput, "bad type");
+        assert!(!refused.may_have_happened());
     }
 }

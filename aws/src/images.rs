@@ -1,5 +1,7 @@
 //! AMIs and their snapshots across regions: describe, copy (idempotent with a client token),
-//! wait with progress, tag, share, deprecate, and delete (deregister, then its snapshots).
+//! wait with progress, tag, share, deprecate, and delete (deregister, then its snapshots). A copy's
+//! new ids are recorded in [`crate::consistency`]: calls naming them ride out EC2's eventual
+//! consistency, and deletes are confirmed, never counted on a NotFound alone.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -10,6 +12,7 @@ use aws_sdk_ec2::types::{
 };
 
 use crate::client::Clients;
+use crate::consistency;
 use crate::error::{Error, ErrorKind, Result};
 use amiforge_model::Sharing;
 
@@ -106,20 +109,22 @@ pub async fn regions(clients: &Clients, home: &str) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Describes `ami` in `region`; `None` when it does not exist (or is deregistered).
+/// Describes `ami` in `region`; `None` when it does not exist (or is deregistered). A copy this
+/// process just started is waited for within the consistency window first.
 pub async fn describe(clients: &Clients, region: &str, ami: &str) -> Result<Option<ImageInfo>> {
-    match clients
-        .ec2(region)
-        .describe_images()
-        .image_ids(ami)
-        .send()
-        .await
+    let ec2 = &clients.ec2(region);
+    match consistency::retry(clients.consistency(), region, &[ami], || async move {
+        ec2.describe_images()
+            .image_ids(ami)
+            .send()
+            .await
+            .map_err(|e| Error::sdk("DescribeImages", &e))
+    })
+    .await
     {
         Ok(out) => Ok(out.images().first().map(|i| info(region, i))),
-        Err(e) => match Error::sdk("DescribeImages", &e) {
-            e if e.is_not_found() => Ok(None),
-            e => Err(e),
-        },
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -132,13 +137,16 @@ pub async fn snapshots(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let out = clients
-        .ec2(region)
-        .describe_snapshots()
-        .set_snapshot_ids(Some(ids.to_vec()))
-        .send()
-        .await
-        .map_err(|e| Error::sdk("DescribeSnapshots", &e))?;
+    let ec2 = &clients.ec2(region);
+    let named: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let out = consistency::retry(clients.consistency(), region, &named, || async move {
+        ec2.describe_snapshots()
+            .set_snapshot_ids(Some(ids.to_vec()))
+            .send()
+            .await
+            .map_err(|e| Error::sdk("DescribeSnapshots", &e))
+    })
+    .await?;
     Ok(out
         .snapshots()
         .iter()
@@ -194,9 +202,11 @@ pub async fn copy(clients: &Clients, dest: &str, r: &CopyRequest<'_>) -> Result<
         .send()
         .await
         .map_err(|e| Error::sdk("CopyImage", &e))?;
-    out.image_id()
-        .map(str::to_string)
-        .ok_or_else(|| Error::bad_answer("CopyImage", "image id"))
+    let id = out
+        .image_id()
+        .ok_or_else(|| Error::bad_answer("CopyImage", "image id"))?;
+    clients.consistency().born(dest, id);
+    Ok(id.to_string())
 }
 
 /// Progress of a copy being waited on.
@@ -247,6 +257,12 @@ pub async fn wait_available(
                     format!("{ami} disappeared while copying"),
                 )
             })?;
+            // the copy's snapshots are as new as the copy
+            if let Some(born) = clients.consistency().born_when(region, ami) {
+                for s in &img.snapshots {
+                    clients.consistency().born_at(region, &s.id, born);
+                }
+            }
             match img.state.as_str() {
                 "available" => {
                     on_progress(&Progress {
@@ -315,19 +331,22 @@ pub async fn tag(
     if resources.is_empty() || tags.is_empty() {
         return Ok(());
     }
-    clients
-        .ec2(region)
-        .create_tags()
-        .set_resources(Some(resources.to_vec()))
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
-        .send()
-        .await
-        .map_err(|e| Error::sdk("CreateTags", &e))?;
-    Ok(())
+    let ec2 = &clients.ec2(region);
+    let named: Vec<&str> = resources.iter().map(String::as_str).collect();
+    let tags: &Vec<Tag> = &tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    consistency::retry(clients.consistency(), region, &named, || async move {
+        ec2.create_tags()
+            .set_resources(Some(resources.to_vec()))
+            .set_tags(Some(tags.clone()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::sdk("CreateTags", &e))
+    })
+    .await
 }
 
 /// Shares the AMI (launch permissions) and its snapshots (create-volume permission, accounts
@@ -362,29 +381,34 @@ pub async fn share(
                 .build(),
         );
     }
-    let ec2 = clients.ec2(region);
+    let (ec2, c) = (&clients.ec2(region), clients.consistency());
     if !perms.is_empty() {
-        ec2.modify_image_attribute()
-            .image_id(ami)
-            .launch_permission(
-                LaunchPermissionModifications::builder()
-                    .set_add(Some(perms))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| Error::sdk("ModifyImageAttribute", &e))?;
+        let add = &LaunchPermissionModifications::builder()
+            .set_add(Some(perms))
+            .build();
+        consistency::retry(c, region, &[ami], || async move {
+            ec2.modify_image_attribute()
+                .image_id(ami)
+                .launch_permission(add.clone())
+                .send()
+                .await
+                .map_err(|e| Error::sdk("ModifyImageAttribute", &e))
+        })
+        .await?;
     }
     if !s.account_ids.is_empty() {
         for snap in snapshots {
-            ec2.modify_snapshot_attribute()
-                .snapshot_id(snap)
-                .attribute(SnapshotAttributeName::CreateVolumePermission)
-                .operation_type(OperationType::Add)
-                .set_user_ids(Some(s.account_ids.clone()))
-                .send()
-                .await
-                .map_err(|e| Error::sdk("ModifySnapshotAttribute", &e))?;
+            consistency::retry(c, region, &[snap], || async move {
+                ec2.modify_snapshot_attribute()
+                    .snapshot_id(snap)
+                    .attribute(SnapshotAttributeName::CreateVolumePermission)
+                    .operation_type(OperationType::Add)
+                    .set_user_ids(Some(s.account_ids.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| Error::sdk("ModifySnapshotAttribute", &e))
+            })
+            .await?;
         }
     }
     Ok(())
@@ -392,14 +416,16 @@ pub async fn share(
 
 /// Who may launch `ami`, as AWS reports it.
 pub async fn launch_permissions(clients: &Clients, region: &str, ami: &str) -> Result<Sharing> {
-    let out = clients
-        .ec2(region)
-        .describe_image_attribute()
-        .image_id(ami)
-        .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
-        .send()
-        .await
-        .map_err(|e| Error::sdk("DescribeImageAttribute", &e))?;
+    let ec2 = &clients.ec2(region);
+    let out = consistency::retry(clients.consistency(), region, &[ami], || async move {
+        ec2.describe_image_attribute()
+            .image_id(ami)
+            .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+            .send()
+            .await
+            .map_err(|e| Error::sdk("DescribeImageAttribute", &e))
+    })
+    .await?;
     let mut s = Sharing::default();
     for p in out.launch_permissions() {
         if let Some(u) = p.user_id() {
@@ -423,56 +449,61 @@ pub async fn launch_permissions(clients: &Clients, region: &str, ami: &str) -> R
 
 /// Sets the deprecation time of `ami`.
 pub async fn deprecate(clients: &Clients, region: &str, ami: &str, at: SystemTime) -> Result<()> {
-    clients
-        .ec2(region)
-        .enable_image_deprecation()
-        .image_id(ami)
-        .deprecate_at(aws_smithy_types::DateTime::from(at))
-        .send()
-        .await
-        .map_err(|e| Error::sdk("EnableImageDeprecation", &e))?;
-    Ok(())
+    let ec2 = &clients.ec2(region);
+    consistency::retry(clients.consistency(), region, &[ami], || async move {
+        ec2.enable_image_deprecation()
+            .image_id(ami)
+            .deprecate_at(aws_smithy_types::DateTime::from(at))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::sdk("EnableImageDeprecation", &e))
+    })
+    .await
 }
 
 /// Deregisters `ami` and deletes its snapshots (retrying while AWS still sees them in use).
-/// Already-gone resources count as deleted.
+/// Really gone resources count as deleted; a copy this process just made that EC2 does not show
+/// yet is waited for, not counted as deleted ([`consistency::delete`]).
 pub async fn delete(
     clients: &Clients,
     region: &str,
     ami: &str,
     snapshots: &[String],
 ) -> Result<()> {
-    let ec2 = clients.ec2(region);
-    match ec2.deregister_image().image_id(ami).send().await {
-        Ok(_) => {}
-        Err(e) => {
-            let e = Error::sdk("DeregisterImage", &e);
-            if !e.is_not_found() {
+    let (ec2, c) = (&clients.ec2(region), clients.consistency());
+    consistency::delete(c, region, ami, || async move {
+        ec2.deregister_image()
+            .image_id(ami)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::sdk("DeregisterImage", &e))
+    })
+    .await?;
+    for snap in snapshots {
+        consistency::delete(c, region, snap, || delete_snapshot(ec2, snap)).await?;
+    }
+    Ok(())
+}
+
+/// DeleteSnapshot, retried while AWS still sees the snapshot in use by the AMI just deregistered.
+async fn delete_snapshot(ec2: &aws_sdk_ec2::Client, snap: &str) -> Result<()> {
+    let mut tries = 0;
+    loop {
+        match ec2.delete_snapshot().snapshot_id(snap).send().await {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                let e = Error::sdk("DeleteSnapshot", &e);
+                tries += 1;
+                if e.is(ErrorKind::DependencyViolation) && tries < 20 {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
                 return Err(e);
             }
         }
     }
-    for snap in snapshots {
-        let mut tries = 0;
-        loop {
-            match ec2.delete_snapshot().snapshot_id(snap).send().await {
-                Ok(_) => break,
-                Err(e) => {
-                    let e = Error::sdk("DeleteSnapshot", &e);
-                    if e.is_not_found() {
-                        break;
-                    }
-                    tries += 1;
-                    if e.is(ErrorKind::DependencyViolation) && tries < 20 {
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        continue;
-                    }
-                    return Err(e);
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// AMIs of `family` owned by this account in `region`, newest first.

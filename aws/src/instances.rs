@@ -1,7 +1,9 @@
 //! Test instances and what they need: temporary key pairs and security groups, launching with
 //! IMDSv2 required, run tags on every resource (so a sweeper finds them) and a client token (so a
 //! retried launch never starts a second instance), instance state and both status checks,
-//! terminating, and finding what a run (or a killed run) left behind by tag.
+//! terminating, and finding what a run (or a killed run) left behind by tag. Every id a create
+//! here returns is recorded in [`crate::consistency`], and calls naming such an id ride out
+//! EC2's eventual consistency (NotFound retried within the window, deletes confirmed).
 
 use std::collections::BTreeMap;
 
@@ -14,7 +16,11 @@ use aws_sdk_ec2::types::{
 use secrecy::SecretString;
 
 use crate::client::Clients;
+use crate::consistency;
 use crate::error::{Error, Result};
+
+/// CreateTags on instances, security groups or key pairs (by their ids) works as on images.
+pub use crate::images::tag;
 
 fn tag_spec(kind: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
     TagSpecification::builder()
@@ -34,14 +40,21 @@ fn tag_filter(key: &str, value: &str) -> Filter {
         .build()
 }
 
+/// A key pair AWS made: its resource id (what CreateTags names) and its private key.
+#[derive(Debug)]
+pub struct NewKeyPair {
+    pub id: String,
+    /// Never printed, never logged.
+    pub material: SecretString,
+}
+
 /// Creates an ed25519 key pair named `name`, tagged.
 pub async fn create_key_pair(
     clients: &Clients,
     region: &str,
     name: &str,
     tags: &BTreeMap<String, String>,
-) -> Result<SecretString> {
-    // a private key AWS made for us: never printed, never logged (SecretString)
+) -> Result<NewKeyPair> {
     let out = clients
         .ec2(region)
         .create_key_pair()
@@ -51,26 +64,33 @@ pub async fn create_key_pair(
         .send()
         .await
         .map_err(|e| Error::sdk("CreateKeyPair", &e))?;
-    out.key_material()
+    clients.consistency().born(region, name);
+    let id = out
+        .key_pair_id()
+        .ok_or_else(|| Error::bad_answer("CreateKeyPair", "key pair id"))?;
+    clients.consistency().born(region, id);
+    let material = out
+        .key_material()
         .map(|k| SecretString::from(k.to_string()))
-        .ok_or_else(|| Error::bad_answer("CreateKeyPair", "key material"))
+        .ok_or_else(|| Error::bad_answer("CreateKeyPair", "key material"))?;
+    Ok(NewKeyPair {
+        id: id.to_string(),
+        material,
+    })
 }
 
-/// Deletes a key pair; one that is already gone counts as deleted.
+/// Deletes a key pair (by name); one that is really gone counts as deleted.
 pub async fn delete_key_pair(clients: &Clients, region: &str, name: &str) -> Result<()> {
-    match clients
-        .ec2(region)
-        .delete_key_pair()
-        .key_name(name)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => match Error::sdk("DeleteKeyPair", &e) {
-            e if e.is_not_found() => Ok(()),
-            e => Err(e),
-        },
-    }
+    let ec2 = &clients.ec2(region);
+    consistency::delete(clients.consistency(), region, name, || async move {
+        ec2.delete_key_pair()
+            .key_name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::sdk("DeleteKeyPair", &e))
+    })
+    .await
 }
 
 /// Creates a security group (in `vpc`, or the default VPC), tagged; with `ssh_from`, SSH (tcp/22)
@@ -97,6 +117,7 @@ pub async fn create_security_group(
         .group_id()
         .ok_or_else(|| Error::bad_answer("CreateSecurityGroup", "group id"))?
         .to_string();
+    clients.consistency().born(region, &id);
     if let Some(cidr) = ssh_from {
         let rule = IpPermission::builder()
             .ip_protocol("tcp")
@@ -109,37 +130,42 @@ pub async fn create_security_group(
                     .build(),
             )
             .build();
-        if let Err(e) = ec2
-            .authorize_security_group_ingress()
-            .group_id(&id)
-            .ip_permissions(rule)
-            .send()
-            .await
-        {
+        let (ec2, rule, gid) = (&ec2, &rule, id.as_str());
+        let authorized = consistency::retry(clients.consistency(), region, &[gid], || async move {
+            ec2.authorize_security_group_ingress()
+                .group_id(gid)
+                .ip_permissions(rule.clone())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::sdk("AuthorizeSecurityGroupIngress", &e))
+        })
+        .await;
+        if let Err(e) = authorized {
             // do not leave a half-made group behind
-            let _ = delete_security_group(clients, region, &id).await;
-            return Err(Error::sdk("AuthorizeSecurityGroupIngress", &e));
+            if let Err(d) = delete_security_group(clients, region, &id).await {
+                tracing::warn!(region, group = %id, error = %d, "removing a half-made group");
+            }
+            return Err(e);
         }
     }
     Ok(id)
 }
 
 /// Deletes a security group. AWS refuses while an instance still uses it
-/// (`DependencyViolation`): the caller terminates instances and waits first. Gone counts as deleted.
+/// (`DependencyViolation`): the caller terminates instances and waits first. Really gone counts
+/// as deleted.
 pub async fn delete_security_group(clients: &Clients, region: &str, id: &str) -> Result<()> {
-    match clients
-        .ec2(region)
-        .delete_security_group()
-        .group_id(id)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => match Error::sdk("DeleteSecurityGroup", &e) {
-            e if e.is_not_found() => Ok(()),
-            e => Err(e),
-        },
-    }
+    let ec2 = &clients.ec2(region);
+    consistency::delete(clients.consistency(), region, id, || async move {
+        ec2.delete_security_group()
+            .group_id(id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::sdk("DeleteSecurityGroup", &e))
+    })
+    .await
 }
 
 /// What a test launch asks for.
@@ -160,9 +186,32 @@ pub struct LaunchRequest {
 }
 
 /// Launches one instance: IMDSv2 required, terminate on in-guest shutdown, tags on the instance
-/// and its volumes. Returns the instance id.
+/// and its volumes. Returns the instance id. A security group, key pair or AMI this process just
+/// made that EC2 does not show yet is waited for ([`consistency::retry`]).
 pub async fn launch(clients: &Clients, region: &str, r: &LaunchRequest) -> Result<String> {
-    let out = clients
+    let mut named: Vec<&str> = r.security_groups.iter().map(String::as_str).collect();
+    named.extend(r.key_name.as_deref());
+    named.push(&r.ami);
+    let out = consistency::retry(clients.consistency(), region, &named, || {
+        run_instances(clients, region, r)
+    })
+    .await?;
+    let id = out
+        .instances()
+        .first()
+        .and_then(|i| i.instance_id())
+        .map(str::to_string)
+        .ok_or_else(|| Error::bad_answer("RunInstances", "instance"))?;
+    clients.consistency().born(region, &id);
+    Ok(id)
+}
+
+async fn run_instances(
+    clients: &Clients,
+    region: &str,
+    r: &LaunchRequest,
+) -> Result<aws_sdk_ec2::operation::run_instances::RunInstancesOutput> {
+    clients
         .ec2(region)
         .run_instances()
         .image_id(&r.ami)
@@ -193,12 +242,7 @@ pub async fn launch(clients: &Clients, region: &str, r: &LaunchRequest) -> Resul
         .set_user_data(r.user_data.clone())
         .send()
         .await
-        .map_err(|e| Error::sdk("RunInstances", &e))?;
-    out.instances()
-        .first()
-        .and_then(|i| i.instance_id())
-        .map(str::to_string)
-        .ok_or_else(|| Error::bad_answer("RunInstances", "instance"))
+        .map_err(|e| Error::sdk("RunInstances", &e))
 }
 
 /// An instance as the validator sees it.
@@ -209,6 +253,11 @@ pub struct InstanceInfo {
     pub state: String,
     /// Why it changed state (e.g. `Server.InternalError: …`), when AWS says.
     pub state_reason: Option<String>,
+    /// The code of that reason (`Client.UserInitiatedShutdown`: someone terminated or stopped it
+    /// through the API; `Client.InstanceInitiatedShutdown`: the guest shut itself down).
+    pub state_reason_code: Option<String>,
+    /// The client token it was launched with (empty when none).
+    pub client_token: String,
     /// `required` when IMDSv2 is enforced.
     pub http_tokens: Option<String>,
     pub public_ip: Option<String>,
@@ -229,6 +278,8 @@ fn instance_info(i: &aws_sdk_ec2::types::Instance) -> InstanceInfo {
             .state_reason()
             .and_then(|r| r.message().or(r.code()))
             .map(str::to_string),
+        state_reason_code: i.state_reason().and_then(|r| r.code()).map(str::to_string),
+        client_token: i.client_token().unwrap_or_default().to_string(),
         http_tokens: i
             .metadata_options()
             .and_then(|m| m.http_tokens())
@@ -244,14 +295,18 @@ fn instance_info(i: &aws_sdk_ec2::types::Instance) -> InstanceInfo {
     }
 }
 
-/// Describes one instance; `None` when AWS does not know it.
+/// Describes one instance; `None` when AWS does not know it (one this process just launched is
+/// waited for within the consistency window first).
 pub async fn describe(clients: &Clients, region: &str, id: &str) -> Result<Option<InstanceInfo>> {
-    match clients
-        .ec2(region)
-        .describe_instances()
-        .instance_ids(id)
-        .send()
-        .await
+    let ec2 = &clients.ec2(region);
+    match consistency::retry(clients.consistency(), region, &[id], || async move {
+        ec2.describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(|e| Error::sdk("DescribeInstances", &e))
+    })
+    .await
     {
         Ok(out) => Ok(out
             .reservations()
@@ -259,10 +314,8 @@ pub async fn describe(clients: &Clients, region: &str, id: &str) -> Result<Optio
             .flat_map(|r| r.instances())
             .map(instance_info)
             .next()),
-        Err(e) => match Error::sdk("DescribeInstances", &e) {
-            e if e.is_not_found() => Ok(None),
-            e => Err(e),
-        },
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -273,6 +326,8 @@ pub struct StatusChecks {
     /// not list the instance yet).
     pub instance: String,
     pub system: String,
+    /// The instance's state (`running`, `terminated`, …; "" when not listed).
+    pub state: String,
 }
 
 impl StatusChecks {
@@ -286,14 +341,16 @@ impl StatusChecks {
 
 /// Status checks of one instance.
 pub async fn status_checks(clients: &Clients, region: &str, id: &str) -> Result<StatusChecks> {
-    let out = clients
-        .ec2(region)
-        .describe_instance_status()
-        .instance_ids(id)
-        .include_all_instances(true)
-        .send()
-        .await
-        .map_err(|e| Error::sdk("DescribeInstanceStatus", &e))?;
+    let ec2 = &clients.ec2(region);
+    let out = consistency::retry(clients.consistency(), region, &[id], || async move {
+        ec2.describe_instance_status()
+            .instance_ids(id)
+            .include_all_instances(true)
+            .send()
+            .await
+            .map_err(|e| Error::sdk("DescribeInstanceStatus", &e))
+    })
+    .await?;
     Ok(out
         .instance_statuses()
         .first()
@@ -308,46 +365,48 @@ pub async fn status_checks(clients: &Clients, region: &str, id: &str) -> Result<
                 .and_then(|x| x.status())
                 .map(|x| x.as_str().to_string())
                 .unwrap_or_default(),
+            state: s
+                .instance_state()
+                .and_then(|x| x.name())
+                .map(|x| x.as_str().to_string())
+                .unwrap_or_default(),
         })
         .unwrap_or_default())
 }
 
-/// Terminates instances; ones already gone count as terminated.
+async fn terminate_call(ec2: &aws_sdk_ec2::Client, ids: &[String]) -> Result<()> {
+    ec2.terminate_instances()
+        .set_instance_ids(Some(ids.to_vec()))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::sdk("TerminateInstances", &e))
+}
+
+/// Terminates instances; ones really gone count as terminated (one this process just launched
+/// is waited for within the consistency window, never skipped on a NotFound).
 pub async fn terminate(clients: &Clients, region: &str, ids: &[String]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    match clients
-        .ec2(region)
-        .terminate_instances()
-        .set_instance_ids(Some(ids.to_vec()))
-        .send()
+    let ec2 = clients.ec2(region);
+    match terminate_call(&ec2, ids).await {
+        Err(e) if e.is_not_found() => {}
+        done => return done,
+    }
+    // one unknown (or not yet visible) id fails the whole call: one by one
+    for id in ids {
+        let one = std::slice::from_ref(id);
+        match consistency::retry(clients.consistency(), region, &[id], || {
+            terminate_call(&ec2, one)
+        })
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = Error::sdk("TerminateInstances", &e);
-            if !e.is_not_found() {
-                return Err(e);
-            }
-            // one unknown id fails the whole call: retry the rest one by one
-            for id in ids {
-                if let Err(e) = clients
-                    .ec2(region)
-                    .terminate_instances()
-                    .instance_ids(id)
-                    .send()
-                    .await
-                {
-                    let e = Error::sdk("TerminateInstances", &e);
-                    if !e.is_not_found() {
-                        return Err(e);
-                    }
-                }
-            }
-            Ok(())
+        {
+            Err(e) if !e.is_not_found() => return Err(e),
+            _ => {}
         }
     }
+    Ok(())
 }
 
 /// What carries a tag in a region: instances not yet terminated, key pairs, security groups.
@@ -447,6 +506,7 @@ mod tests {
         let s = |i: &str, y: &str| StatusChecks {
             instance: i.into(),
             system: y.into(),
+            state: "running".into(),
         };
         assert!(s("ok", "ok").passed());
         assert!(!s("ok", "initializing").passed());

@@ -5,6 +5,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`client`] | per-region EC2/KMS/SSM clients (cached), endpoint override, adaptive retry, one rustls HTTPS client |
+//! | [`consistency`] | EC2's eventual consistency: which ids this process made, NotFound about them retried within a window, deletes confirmed |
 //! | [`error`] | [`Error`]: operation, AWS code and message, and an [`ErrorKind`] derived from the code |
 //! | [`images`] | copy, wait with progress, tag, share, deprecate, deregister with snapshots, family listing |
 //! | [`instances`] | test launches, status checks, key pairs, security groups, finding by tag |
@@ -14,6 +15,7 @@
 
 pub mod client;
 pub mod commands;
+pub mod consistency;
 pub mod error;
 pub mod images;
 pub mod instances;

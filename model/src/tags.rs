@@ -15,8 +15,15 @@ pub const BUILD_TIME: &str = "amiforge:build-time";
 pub const RUN_ID: &str = "amiforge:run-id";
 /// The validator run a test resource belongs to (instances, volumes, key pairs, security groups).
 pub const VALIDATOR_RUN: &str = "amiforge:validator-run";
-/// When a test resource may be removed by anyone's `sweep` (RFC 3339): its run is long over.
+/// Who asked the validator service for that run (its caller identity, like `token:ci` or
+/// `cert:pipeline-a`); only that caller and admins may sweep the run. Absent for CLI runs.
+pub const VALIDATOR_OWNER: &str = "amiforge:validator-owner";
+/// The hard upper bound of a test resource's life (RFC 3339): past it, anyone's `sweep` may
+/// remove it, however long its run renews its lease.
 pub const EXPIRES_AT: &str = "amiforge:expires-at";
+/// A test resource's lease (RFC 3339): its run renews it while alive; once it lapses, the run is
+/// gone and a plain `sweep` takes what it left.
+pub const LEASE_UNTIL: &str = "amiforge:lease-until";
 pub const PROFILE_SHA256: &str = "amiforge:hardening-profile-sha256";
 pub const REPORT_SHA256: &str = "amiforge:hardening-report-sha256";
 

@@ -107,8 +107,10 @@ async fn run(
     (r, ev)
 }
 
-/// Every AMI and snapshot this account owns in `regions` (for leak checks).
+/// Every AMI and snapshot this account owns in `regions` (for leak checks; once the emulator is
+/// consistent again, so a copy made a moment ago is listed).
 async fn inventory(c: &Clients, regions: &[&str]) -> BTreeSet<String> {
+    tokio::time::sleep(emulator::settle_time()).await;
     let mut out = BTreeSet::new();
     for r in regions {
         let ec2 = c.ec2(r);
@@ -529,4 +531,45 @@ async fn a_lost_copy_response_is_retried_without_a_second_copy() {
         "exactly one copy despite the retry"
     );
     assert_eq!(emu.count("CopyImage", None), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollback_right_after_the_copies_deletes_them_for_real() {
+    let emu = Emulator::start(30.0);
+    let c = clients(&emu).await;
+    let src = source_ami(&c, "web").await;
+    let regions = ["us-west-2", "eu-west-1", "eu-central-1"];
+    let all = [HOME, "us-west-2", "eu-west-1", "eu-central-1"];
+    let before = inventory(&c, &all).await;
+    // every new copy stays invisible for 2 s: the rollback's deletes first hear "not found"
+    emu.configure(&serde_json::json!({"consistency": {"min_seconds": 2, "max_seconds": 2}}));
+    let s = config(serde_json::json!({"regions": regions}));
+    let cancel = CancellationToken::new();
+    // cancelled the moment the three copies started: the rollback runs inside their window
+    let trip = async {
+        while emu.count("CopyImage", Some("ok")) < 3 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        cancel.cancel();
+    };
+    let i = input(&src, "rollback");
+    let ((r, _), ()) = tokio::join!(run(&c, &s, &i, &cancel), trip);
+    let f = r.expect_err("cancelled");
+    assert_eq!(f.cleaned.len(), 3, "{}", f.message);
+    let hidden = ["DescribeImages", "DeregisterImage"]
+        .iter()
+        .map(|a| emu.count(a, Some("consistency")))
+        .sum::<usize>();
+    assert!(
+        hidden >= 1,
+        "the rollback came while EC2 did not show the copies yet"
+    );
+    emu.settle();
+    let after = inventory(&c, &all).await;
+    assert_eq!(
+        after,
+        before,
+        "\"deleted\" copies that still exist: {:?}",
+        after.difference(&before).collect::<Vec<_>>()
+    );
 }

@@ -39,10 +39,14 @@ What this file owns
            runs its commands over ssh on that target in the background (``InProgress`` until done),
            only for running instances (else ``InvalidInstanceId``); GetCommandInvocation returns the
            exit code and the output cut at 24,000 / 8,000 characters, as AWS does.
+    EXT 12 ``consistency`` ({min_seconds, max_seconds}): EC2's eventual consistency.  New ids of
+           CopyImage/CreateImage/RunInstances/CreateSecurityGroup/CreateKeyPair answer NotFound when
+           named, and are left out of filtered describes, for a randomized window (consistency.py).
 * The fault-injection / control API under ``/__emulator/`` (EXT 6), never forwarded to moto.
 
 CLI:  python3 emulator.py --port PORT [--copy-seconds N] [--seed-amis FILE] [--seed N]
-                          [--moto-default-amis] [--no-ami-validation] [--verbose]
+                          [--consistency MIN:MAX] [--moto-default-amis] [--no-ami-validation]
+                          [--verbose]
 Prints exactly ``EMULATOR READY 127.0.0.1:PORT`` on stdout once it accepts requests (``--port 0`` picks a
 free port; the line tells which).  SIGTERM/SIGINT -> clean exit 0.  See README.md for the control API.
 """
@@ -66,6 +70,8 @@ import urllib.parse
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+import consistency
 
 # --------------------------------------------------------------------------------------------------
 # Global emulator state (shared by the middleware and the moto patches)
@@ -521,6 +527,7 @@ def install_moto_patches(seed_amis: list[dict[str, Any]] | None) -> None:
 
     install_instance_patches()
     install_key_and_command_patches()
+    consistency.install_patches()            # EXT 12
 
 
 def install_instance_patches() -> None:
@@ -834,8 +841,9 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return body
 
 
-def _classify(environ: dict[str, Any], body: bytes) -> tuple[str, str, str, bool]:
-    """(action, region, service, is_json_protocol) of an AWS API request."""
+def _classify(environ: dict[str, Any], body: bytes) -> tuple[str, str, str, bool, dict[str, Any]]:
+    """(action, region, service, is_json_protocol, parameters) of an AWS API request (parameters:
+    the query protocol's {name: [values]}, or the JSON body)."""
     region = service = ""
     m = _CRED_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
     if m:
@@ -843,7 +851,12 @@ def _classify(environ: dict[str, Any], body: bytes) -> tuple[str, str, str, bool
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target:
         prefix, _, action = target.partition(".")
-        return action, region, service or _TARGET_SERVICES.get(prefix, prefix.lower()), True
+        try:
+            doc = json.loads(body or b"{}")
+        except ValueError:
+            doc = {}
+        return (action, region, service or _TARGET_SERVICES.get(prefix, prefix.lower()), True,
+                doc if isinstance(doc, dict) else {})
     text = body
     if environ.get("HTTP_CONTENT_ENCODING", "").lower() == "gzip":
         try:
@@ -854,7 +867,7 @@ def _classify(environ: dict[str, Any], body: bytes) -> tuple[str, str, str, bool
     if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
         params.update(urllib.parse.parse_qs(text.decode("utf-8", "replace")))
     action = (params.get("Action") or [""])[0]
-    return action, region, service or "ec2", False
+    return action, region, service or "ec2", False, params
 
 
 class EmulatorMiddleware:
@@ -889,7 +902,9 @@ class EmulatorMiddleware:
                     "launch_seconds": STATE.launch_seconds, "status_seconds": STATE.status_seconds,
                     "instance_faults": STATE.instance_faults,
                     "key_material": None if STATE.key_material is None else "<set>",
-                    "ssm_exec": STATE.ssm_exec})
+                    "ssm_exec": STATE.ssm_exec, "consistency": consistency.shown()})
+        if path == "consistency" and method == "GET":
+            return self._json(start_response, 200, consistency.status())
         if path == "config" and method == "POST":
             try:
                 cfg = json.loads(_read_body(environ) or b"{}")
@@ -939,8 +954,10 @@ class EmulatorMiddleware:
             return self.moto_app(environ, start_response)
 
         body = _read_body(environ)
-        action, region, service, is_json = _classify(environ, body)
-        latency_ms, fault = self.pick_faults(action, region, service)
+        action, region, service, is_json, params = _classify(environ, body)
+        # EXT 12 first: a call EC2 answers NotFound never reaches the fault rules (nor uses them up)
+        refused = consistency.refusal(action, region, service, params)
+        latency_ms, fault = (0.0, None) if refused else self.pick_faults(action, region, service)
         entry: dict[str, Any] = {"t": STATE.now(), "action": action, "region": region,
                                  "service": service, "outcome": "ok", "status": None}
         if latency_ms:
@@ -959,6 +976,8 @@ class EmulatorMiddleware:
                 record("drop", None)
                 self.drop(environ)
             return self.error_response(fault, is_json, service, start_response, record)
+        if refused is not None:                                               # EXT 12
+            return self.error_response(refused, is_json, service, start_response, record)
 
         captured: dict[str, Any] = {}
 
@@ -968,7 +987,17 @@ class EmulatorMiddleware:
                 return start_response(status, headers, exc_info)
             return lambda data: None   # "after" faults: moto's response is discarded
 
-        result = self.moto_app(environ, capture_start)
+        consistency.CURRENT.action = action
+        try:
+            result = self.moto_app(environ, capture_start)
+        finally:
+            consistency.CURRENT.action = ""
+        if action in consistency.CREATES:       # EXT 12: the ids it made are hidden for a while
+            data = b"".join(result)
+            if hasattr(result, "close"):
+                result.close()
+            consistency.register(action, region, captured.get("status"), data)
+            result = [data]
         if fault is None:
             record("ok", captured.get("status"))
             return result
@@ -1069,6 +1098,7 @@ def apply_config(cfg: dict[str, Any]) -> None:
             raise ValueError("key_material must be a private key text or null")
         key_details(key_material)                     # EXT 10: refuse what is not a key, now
     ssm_exec = parse_ssm_exec(cfg["ssm_exec"]) if "ssm_exec" in cfg else None
+    window = consistency.parse(cfg["consistency"]) if "consistency" in cfg else None   # EXT 12
     faults = None
     if "faults" in cfg:
         faults = []
@@ -1105,6 +1135,9 @@ def apply_config(cfg: dict[str, Any]) -> None:
         if faults is not None or "seed" in cfg:
             STATE.seed = int(cfg.get("seed", 1))
             STATE.rng = random.Random(STATE.seed)
+        seed = STATE.seed
+    if "consistency" in cfg:
+        consistency.configure(window, seed)
 
 
 def override_image(cfg: Any) -> tuple[int, dict[str, Any]]:
@@ -1162,6 +1195,7 @@ def reset_everything() -> None:
         STATE.ssm_exec = None
         STATE.copy_seconds = STATE.launch_seconds = STATE.status_seconds = 0.0
         STATE.seed, STATE.rng = 1, random.Random(1)
+    consistency.configure(None, 1)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1199,8 +1233,17 @@ def main(argv: list[str] | None = None) -> int:
                     help="load moto's ~1,300 default AMIs per region (slow; ignored with --seed-amis)")
     ap.add_argument("--no-ami-validation", action="store_true",
                     help="let RunInstances accept unknown AMI ids (moto default)")
+    ap.add_argument("--consistency", metavar="MIN:MAX",
+                    help="eventual consistency: new ids hidden for MIN..MAX seconds (EXT 12)")
     ap.add_argument("--verbose", action="store_true", help="log every HTTP request to stderr")
     args = ap.parse_args(argv)
+    window = None
+    if args.consistency:
+        lo, sep, hi = args.consistency.partition(":")
+        try:
+            window = consistency.parse({"min_seconds": float(lo), "max_seconds": float(hi if sep else lo)})
+        except ValueError as e:
+            ap.error(f"--consistency: {e}")
 
     seed_amis = None
     if args.seed_amis:
@@ -1226,6 +1269,7 @@ def main(argv: list[str] | None = None) -> int:
 
     install_moto_patches(seed_amis)
     apply_config({"copy_seconds": args.copy_seconds, "seed": args.seed})
+    consistency.configure(window, args.seed)
     if not args.verbose:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
 

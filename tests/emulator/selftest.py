@@ -24,6 +24,8 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
+import selftest_consistency
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ACCOUNT = "123456789012"
 SEED_LINUX, SEED_WIN = "ami-0e1a1a1a1a1a1a1a1", "ami-0e2b2b2b2b2b2b2b2"
@@ -92,7 +94,8 @@ class Emu:
     def control(self, path: str, payload: Any = None) -> Any:
         data = None if payload is None else json.dumps(payload).encode()
         req = urllib.request.Request(self.url + "/__emulator/" + path, data=data,
-                                     method="GET" if data is None and path in ("log", "health", "config") else "POST")
+                                     method="GET" if data is None and path in ("log", "health", "config", "consistency")
+                                     else "POST")
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, json.loads(r.read() or b"null")
 
@@ -831,6 +834,9 @@ def run(emu: Emu) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     section("ssm-exec", ssm_exec)
+
+    # ---- EXT 12: eventual consistency (selftest_consistency.py) ------------------------------------
+    section("consistency", lambda: selftest_consistency.run(emu, check, client_error))
 
     # ---- reset (last: wipes everything) ------------------------------------------------------------
     def reset() -> None:

@@ -2,6 +2,12 @@
 //! copies, client-token idempotency, deprecation and fault injection) as a test fixture: a free
 //! 127.0.0.1 port, started per test, killed on drop. Plus what every test does with it through
 //! the AWS SDK: [`clients`] for it and [`create_kms_key`].
+//!
+//! Every emulator runs in eventual-consistency mode (EXT 12: new ids answer NotFound and are
+//! missing from filtered describes for a randomized [`consistency`] window), so the whole suite
+//! proves amiforge rides it out. `AMIFORGE_EMULATOR_CONSISTENCY=off` (or `MIN:MAX` seconds)
+//! changes that when debugging. A test's own look at the emulator's state waits until it is
+//! consistent again first ([`Emulator::settle`], [`settle_time`]).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -33,9 +39,39 @@ pub fn python() -> PathBuf {
 /// The region the tests' clients and builds call home (where [`BASE_AMI`] is built from).
 pub const HOME_REGION: &str = "us-east-1";
 
-/// amiforge-aws clients talking to `emu` (home region [`HOME_REGION`], test credentials).
+/// How long amiforge (in the tests and the processes they start) waits for a new id to show up
+/// before it trusts a NotFound: far above the emulator's window, far below AWS's default.
+pub const CLIENT_WINDOW: Duration = Duration::from_secs(20);
+
+/// The emulator's eventual-consistency window (seconds a new id stays hidden, drawn from
+/// `min..max`): `AMIFORGE_EMULATOR_CONSISTENCY` = `off` | `MIN:MAX`, default 0.2 to 1 s.
+pub fn consistency() -> Option<(f64, f64)> {
+    match std::env::var("AMIFORGE_EMULATOR_CONSISTENCY") {
+        Ok(v) if v == "off" || v == "0" => None,
+        Ok(v) => {
+            let (lo, hi) = v.split_once(':').unwrap_or((&v, &v));
+            let n = |x: &str| {
+                x.trim().parse::<f64>().unwrap_or_else(|_| {
+                    panic!("AMIFORGE_EMULATOR_CONSISTENCY={v}: MIN:MAX seconds")
+                })
+            };
+            Some((n(lo), n(hi)))
+        }
+        Err(_) => Some((0.2, 1.0)),
+    }
+}
+
+/// How long after its last create the emulator is surely consistent again (for checks that have
+/// no [`Emulator`] at hand, like "nothing left" by filtered describes).
+pub fn settle_time() -> Duration {
+    Duration::from_secs_f64(consistency().map_or(0.0, |(_, hi)| hi) + 0.1)
+}
+
+/// amiforge-aws clients talking to `emu` (home region [`HOME_REGION`], test credentials), with
+/// the tests' [`CLIENT_WINDOW`].
 pub async fn clients(emu: &Emulator) -> Clients {
     Clients::new(load_for_endpoint(HOME_REGION, &emu.endpoint()).await)
+        .with_consistency_window(CLIENT_WINDOW)
 }
 
 /// A customer managed KMS key in `region`, with `alias` (`alias/…`) pointing at it when given;
@@ -87,8 +123,8 @@ impl Emulator {
             ),
         )
         .expect("write the seed file");
-        let mut child = Command::new(python())
-            .arg(workspace().join("tests/emulator/emulator.py"))
+        let mut cmd = Command::new(python());
+        cmd.arg(workspace().join("tests/emulator/emulator.py"))
             .args([
                 "--port",
                 &port.to_string(),
@@ -96,7 +132,11 @@ impl Emulator {
                 &copy_seconds.to_string(),
             ])
             .arg("--seed-amis")
-            .arg(&seed)
+            .arg(&seed);
+        if let Some((lo, hi)) = consistency() {
+            cmd.arg("--consistency").arg(format!("{lo}:{hi}"));
+        }
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -160,7 +200,31 @@ impl Emulator {
             ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
             ("AWS_REGION".into(), "us-east-1".into()),
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+            (
+                "AMIFORGE_CONSISTENCY_WINDOW".into(),
+                format!("{}s", CLIENT_WINDOW.as_secs()),
+            ),
         ]
+    }
+
+    /// Waits until every id the emulator hides (eventual-consistency mode) is visible: what a
+    /// test does before it looks at the emulator's state itself.
+    pub fn settle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let st: serde_json::Value =
+                serde_json::from_str(self.http("GET", "/__emulator/consistency", None).trim())
+                    .unwrap_or_default();
+            let left = st["visible_in"].as_f64().unwrap_or(0.0);
+            if st["hidden"].as_u64().unwrap_or(0) == 0 || left <= 0.0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the emulator never settled: {st}"
+            );
+            std::thread::sleep(Duration::from_secs_f64(left.min(1.0) + 0.02));
+        }
     }
 
     fn http(&self, method: &str, path: &str, body: Option<&str>) -> String {

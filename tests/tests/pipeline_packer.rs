@@ -131,6 +131,7 @@ async fn approved(c: &Clients) -> BTreeMap<String, Option<String>> {
 }
 
 async fn assert_no_validator_leftovers(c: &Clients) {
+    tokio::time::sleep(amiforge_e2e::emulator::settle_time()).await;
     for r in ALL {
         let t = instances::find_tagged(c, r, tags::MANAGED_BY, "amiforge-validator")
             .await
@@ -254,7 +255,7 @@ async fn a_target_weakened_after_hardening_fails_the_gate_and_the_pointer_stays(
     )
     .unwrap();
     assert!(line.starts_with("listening on"), "{line}");
-    let runs_before = emu.count("RunInstances", None);
+    let runs_before = emu.count("RunInstances", Some("ok"));
     w.write(
         "t.pkr.hcl",
         &template(
@@ -273,7 +274,7 @@ async fn a_target_weakened_after_hardening_fails_the_gate_and_the_pointer_stays(
         .assert_contains("tagged amiforge:validation=failed")
         .assert_contains(&format!("validator at 127.0.0.1:{port} (shared)"));
     assert_eq!(
-        emu.count("RunInstances", None) - runs_before,
+        emu.count("RunInstances", Some("ok")) - runs_before,
         5,
         "the build's instance + one test instance per region"
     );

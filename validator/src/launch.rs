@@ -1,9 +1,12 @@
 //! One test launch: an instance of one type from one AMI, IMDSv2 required, tagged with the run,
 //! in the region's test network (a given subnet and security groups, or a temporary group with
 //! no ingress), waited on until running and both status checks pass (or fail, or time out),
-//! then terminated. Everything made is written to the [`Ledger`] before anything else happens.
-//! When the AMI has in-guest checks (see [`crate::guest`]), they run on the instance once both
-//! status checks passed, before it is terminated.
+//! then terminated. Every create is written to the [`Ledger`] as an intent before it is sent
+//! and by id the moment AWS answers, so cleanup finds what it made even when it is cancelled
+//! midway. When the AMI has in-guest checks (see [`crate::guest`]), they run on the instance once
+//! both status checks passed, before it is terminated. An instance that someone else (or AWS)
+//! stops or terminates gives no verdict on the AMI (an error); only one that shut itself down
+//! fails it.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -15,6 +18,8 @@ use base64::Engine;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{Event, Sink};
+use crate::intents::Intent;
+use crate::lease::Lease;
 use crate::ledger::Ledger;
 use amiforge_validator_api::report::{Check, Status, Suite};
 use amiforge_validator_api::request::{Request, Target};
@@ -45,7 +50,7 @@ pub struct Network {
 }
 
 /// Sets up the region's network: the given subnet and groups, or a temporary security group
-/// without ingress (recorded in the ledger).
+/// without ingress (its intent, then its id, recorded in the ledger).
 pub async fn prepare_network(
     clients: &Clients,
     req: &Request,
@@ -71,11 +76,23 @@ pub async fn prepare_network(
         && crate::guest::needs_guest(req))
     .then_some(req.guest.ssh_cidr.as_deref())
     .flatten();
-    let id =
+    let intent = ledger.intend(region, &req.run_id, Intent::SecurityGroup);
+    let made =
         instances::create_security_group(clients, region, &name, vpc.as_deref(), ssh_from, tags)
-            .await
-            .map_err(|e| e.to_string())?;
-    ledger.security_group(region, &id);
+            .await;
+    let id = match made {
+        Ok(id) => {
+            ledger.security_group(region, &id);
+            ledger.close(intent);
+            id
+        }
+        Err(e) => {
+            if !e.may_have_happened() {
+                ledger.close(intent);
+            }
+            return Err(e.to_string());
+        }
+    };
     Ok(Network {
         subnet,
         security_groups: vec![id],
@@ -105,7 +122,8 @@ pub struct Launch<'a> {
     pub target: &'a Target,
     pub instance_type: &'a str,
     pub network: &'a Network,
-    pub tags: &'a BTreeMap<String, String>,
+    /// The run's lease: the tags a new instance gets.
+    pub lease: &'a Lease,
     pub ledger: &'a Ledger,
     pub sink: &'a Sink,
     pub cancel: &'a CancellationToken,
@@ -178,15 +196,20 @@ impl Launch<'_> {
         };
         let status_passed = status.status == Status::Passed;
         push(&mut suite, status, since);
-        for c in self.guest_checks(&id, status_passed).await {
+        let mut guest = self.guest_checks(&id, status_passed).await;
+        if guest.iter().any(|c| c.status == Status::Failed) {
+            self.unless_stopped_by_others(&id, &mut guest).await;
+        }
+        for c in guest {
             self.emit(&c);
             suite.checks.push(c);
         }
         // terminate now (the run's cleanup waits for it and removes the rest)
-        if let Err(e) =
-            instances::terminate(self.clients, &t.region, std::slice::from_ref(&id)).await
-        {
-            tracing::warn!(region = %t.region, %id, error = %e, "terminate after the test; cleanup retries");
+        match instances::terminate(self.clients, &t.region, std::slice::from_ref(&id)).await {
+            Ok(()) => self.ledger.terminated(&t.region, &id),
+            Err(e) => {
+                tracing::warn!(region = %t.region, %id, error = %e, "terminate after the test; cleanup retries")
+            }
         }
         suite
     }
@@ -206,15 +229,55 @@ impl Launch<'_> {
                 .user_data
                 .as_ref()
                 .map(|u| base64::engine::general_purpose::STANDARD.encode(u)),
-            tags: self.tags.clone(),
+            tags: self.lease.tags(),
             client_token: format!("{}-{}-{}", self.req.run_id, t.ami, self.instance_type),
         };
-        let id = tokio::select! {
-            r = instances::launch(self.clients, &t.region, &r) => r.map_err(|e| e.to_string())?,
+        let intent = Intent::Instance {
+            client_token: r.client_token.clone(),
+        };
+        let intent = self.ledger.intend(&t.region, &self.req.run_id, intent);
+        // cancelled: the intent stays open and cleanup looks for what the launch made
+        let made = tokio::select! {
+            r = instances::launch(self.clients, &t.region, &r) => r,
             _ = self.cancel.cancelled() => return Err("interrupted before the launch finished".into()),
         };
-        self.ledger.instance(&t.region, &id);
-        Ok(id)
+        match made {
+            Ok(id) => {
+                self.ledger.instance(&t.region, &id);
+                self.ledger.close(intent);
+                Ok(id)
+            }
+            Err(e) => {
+                if !e.may_have_happened() {
+                    self.ledger.close(intent);
+                }
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// After in-guest checks failed: if the instance was stopped or terminated meanwhile, and not
+    /// by itself, the failures say nothing about the AMI and become errors.
+    async fn unless_stopped_by_others(&self, id: &str, checks: &mut [Check]) {
+        let Ok(Some(i)) = instances::describe(self.clients, &self.target.region, id).await else {
+            return;
+        };
+        if matches!(i.state.as_str(), "running" | "pending") || stopped_by_itself(&i) {
+            return;
+        }
+        let why = format!(
+            "the instance was {} by someone else or by AWS during the check ({}): no verdict on the AMI",
+            i.state,
+            i.state_reason.unwrap_or_default()
+        );
+        for c in checks.iter_mut().filter(|c| c.status == Status::Failed) {
+            c.status = Status::Error;
+            c.message = if c.message.is_empty() {
+                why.clone()
+            } else {
+                format!("{why}; {}", c.message)
+            };
+        }
     }
 
     /// The in-guest checks (when the AMI has any): run once the status checks passed, else
@@ -277,12 +340,7 @@ impl Launch<'_> {
                             );
                         }
                         "shutting-down" | "terminated" | "stopping" | "stopped" => {
-                            let why = i.state_reason.unwrap_or_default();
-                            return (
-                                Check::new(N, Status::Failed, "running", i.state.as_str())
-                                    .with_message(format!("the instance stopped by itself: {why}")),
-                                None,
-                            );
+                            return (stopped(N, "running", &i), None);
                         }
                         _ => {}
                     }
@@ -308,6 +366,13 @@ impl Launch<'_> {
         let mut last = StatusChecks::default();
         loop {
             match instances::status_checks(self.clients, &self.target.region, id).await {
+                Ok(s) if is_stopped(&s.state) => {
+                    return match instances::describe(self.clients, &self.target.region, id).await {
+                        Ok(Some(i)) => stopped(N, want, &i),
+                        _ => Check::new(N, Status::Error, want, s.state.as_str())
+                            .with_message("the instance stopped; no verdict on the AMI"),
+                    };
+                }
                 Ok(s) if s.passed() => return Check::new(N, Status::Passed, want, shown(&s)),
                 Ok(s) if s.failed() => {
                     return Check::new(N, Status::Failed, want, shown(&s))
@@ -344,6 +409,34 @@ impl Launch<'_> {
     }
 }
 
+fn is_stopped(state: &str) -> bool {
+    matches!(
+        state,
+        "shutting-down" | "terminated" | "stopping" | "stopped"
+    )
+}
+
+/// Whether the guest shut the instance down itself (what an AMI can be blamed for).
+fn stopped_by_itself(i: &instances::InstanceInfo) -> bool {
+    i.state_reason_code.as_deref() == Some("Client.InstanceInitiatedShutdown")
+}
+
+/// The check `name` of an instance that stopped before it was done: failed when the guest shut
+/// itself down; otherwise (someone called Stop/TerminateInstances, AWS ended it) an error, which
+/// gives no verdict on the AMI.
+fn stopped(name: &str, want: &str, i: &instances::InstanceInfo) -> Check {
+    let why = i.state_reason.clone().unwrap_or_default();
+    if stopped_by_itself(i) {
+        Check::new(name, Status::Failed, want, i.state.as_str())
+            .with_message(format!("the instance stopped by itself: {why}"))
+    } else {
+        Check::new(name, Status::Error, want, i.state.as_str()).with_message(format!(
+            "the instance was {} by someone else or by AWS ({why}): no verdict on the AMI",
+            i.state
+        ))
+    }
+}
+
 fn round(d: Duration) -> Duration {
     Duration::from_secs(d.as_secs())
 }
@@ -366,6 +459,32 @@ pub fn skipped(name: &str, why: &str) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_instance_that_shut_itself_down_fails_the_ami() {
+        let i = |code: &str| instances::InstanceInfo {
+            id: "i-1".into(),
+            state: "terminated".into(),
+            state_reason: Some(format!("{code}: …")),
+            state_reason_code: Some(code.into()),
+            ..Default::default()
+        };
+        let own = stopped(
+            "instance.launch",
+            "running",
+            &i("Client.InstanceInitiatedShutdown"),
+        );
+        assert_eq!(own.status, Status::Failed);
+        for other in [
+            "Client.UserInitiatedShutdown",
+            "Server.InternalError",
+            "Server.SpotInstanceTermination",
+        ] {
+            let c = stopped("instance.launch", "running", &i(other));
+            assert_eq!(c.status, Status::Error, "{other}");
+            assert!(c.message.contains("no verdict"), "{}", c.message);
+        }
+    }
 
     #[test]
     fn run_tags_say_who_which_run_and_until_when() {

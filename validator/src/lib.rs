@@ -11,8 +11,10 @@
 //! | [`attributes`] | the cheap gate: AMI facts from AWS against expectations, no launch |
 //! | [`launch`] | one test instance: network, launch, running, IMDSv2, status checks, in-guest checks, terminate |
 //! | [`guest`] | in-guest checks: transports (SSH, SSM), evidence, hardening audit, user checks; `check` on a host |
-//! | [`ledger`] | what a run created, and the cleanup that always removes it |
-//! | [`sweep`] | removing what killed runs left behind, by tag |
+//! | [`ledger`] | what a run created (and meant to create), and the cleanup that always removes it |
+//! | [`intents`] | creates whose outcome is unknown (cancelled, failed midway), looked up by the run's tag |
+//! | [`lease`] | the run's lease on its resources (`amiforge:lease-until`), renewed while it is alive |
+//! | [`sweep`] | removing what killed runs left behind, by tag, once their lease lapsed (or forced) |
 //! | [`run`] | one run: gate → launches → cleanup → verdict |
 //! | [`events`] | the [`events::Sink`] a run reports its events to |
 //! | [`api`] | the gRPC server (`serve`): streamed `Validate`, `Sweep`, `Health`; one instance limit shared by all callers |
@@ -21,7 +23,9 @@ pub mod api;
 pub mod attributes;
 pub mod events;
 pub mod guest;
+pub mod intents;
 pub mod launch;
+pub mod lease;
 pub mod ledger;
 pub mod run;
 pub mod sweep;

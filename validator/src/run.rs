@@ -1,7 +1,8 @@
 //! One validation run, start to verdict: check the request, the attribute gate for every AMI
 //! (concurrently, nothing launched), then test launches for the AMIs that passed it (bounded by
 //! `max_parallel` across regions and instance types), then cleanup of everything the run made,
-//! whatever happened, then the verdict.
+//! whatever happened, then the verdict. From the first launch until its cleanup is done, the
+//! run renews its lease on what it made ([`crate::lease`]), so no plain sweep takes it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use crate::attributes;
 use crate::events::{Event, Sink};
 use crate::guest;
 use crate::launch::{self, Launch, Network};
+use crate::lease::{Lease, Term};
 use crate::ledger::{self, Ledger};
 use amiforge_validator_api::report::{Check, Report, Status, Suite};
 use amiforge_validator_api::{FieldErrors, Request, Target};
@@ -46,11 +48,70 @@ pub async fn run(
 /// the gRPC server's `--max-instances`) on top of the request's own `max_parallel`.
 pub async fn run_with(
     clients: &Clients,
-    mut req: Request,
+    req: Request,
     sink: Sink,
     cancel: CancellationToken,
     shared: Option<Arc<Semaphore>>,
 ) -> Result<Report, FieldErrors> {
+    let opts = Options {
+        shared,
+        ..Options::default()
+    };
+    run_opts(clients, req, sink, cancel, opts).await
+}
+
+/// [`run_with`], with the lease on the run's resources lasting as `term` says (instead of
+/// [`crate::lease::LEASE_ENV`] or the default).
+pub async fn run_leased(
+    clients: &Clients,
+    req: Request,
+    sink: Sink,
+    cancel: CancellationToken,
+    shared: Option<Arc<Semaphore>>,
+    term: Term,
+) -> Result<Report, FieldErrors> {
+    let opts = Options {
+        shared,
+        term,
+        owner: None,
+    };
+    run_opts(clients, req, sink, cancel, opts).await
+}
+
+/// How a run is held beyond its request.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// A limit across runs every test launch also takes a permit of.
+    pub shared: Option<Arc<Semaphore>>,
+    /// The lease on the run's resources.
+    pub term: Term,
+    /// Who asked for the run (tagged on its resources as `amiforge:validator-owner`).
+    pub owner: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            shared: None,
+            term: Term::from_env(),
+            owner: None,
+        }
+    }
+}
+
+/// [`run`] held as `opts` says.
+pub async fn run_opts(
+    clients: &Clients,
+    mut req: Request,
+    sink: Sink,
+    cancel: CancellationToken,
+    opts: Options,
+) -> Result<Report, FieldErrors> {
+    let Options {
+        shared,
+        term,
+        owner,
+    } = opts;
     req.check()?;
     amiforge_validator_api::request::files::problems(&req).into_result()?;
     if req.run_id.is_empty() {
@@ -80,22 +141,34 @@ pub async fn run_with(
     let ledger = Ledger::default();
     let session = guest_session(&req);
     let mut suites = attr_suites.clone();
-    if req.launch.launch && !cancel.is_cancelled() {
-        let expires = started_at + req.launch.timeout * 2 + Duration::from_secs(30 * 60);
-        let tags = launch::run_tags(&req.run_id, expires);
-        let env = LaunchEnv {
-            tags: &tags,
-            ledger: &ledger,
-            sink: &sink,
-            cancel: &cancel,
-            session: session.as_ref(),
-            shared: shared.as_deref(),
-        };
-        suites.extend(launch_all(clients, &req, &attr_suites, &env).await);
+    let expires = started_at + req.launch.timeout * 2 + Duration::from_secs(30 * 60);
+    let mut lease = Lease::new(&req.run_id, expires, term);
+    if let Some(o) = &owner {
+        lease = lease.owned_by(o);
     }
-
-    // 3. cleanup, whatever happened
-    let cleanup = ledger::clean(clients, ledger.snapshot(), req.launch.poll_interval, &sink).await;
+    let leased = CancellationToken::new();
+    let work = async {
+        if req.launch.launch && !cancel.is_cancelled() {
+            let env = LaunchEnv {
+                lease: &lease,
+                ledger: &ledger,
+                sink: &sink,
+                cancel: &cancel,
+                session: session.as_ref(),
+                shared: shared.as_deref(),
+            };
+            suites.extend(launch_all(clients, &req, &attr_suites, &env).await);
+        }
+        // 3. cleanup, whatever happened (creates cut short are looked up first)
+        let cleanup = ledger::clean_run(clients, &ledger, req.launch.poll_interval, &sink).await;
+        leased.cancel();
+        cleanup
+    };
+    let (cleanup, ()) = tokio::join!(work, lease.keep(clients, &ledger, &leased));
+    if !cleanup.errors.is_empty() {
+        // the run is over: what it could not remove is anyone's to sweep, now
+        lease.release(clients, &ledger, &cleanup).await;
+    }
     let interrupted = cancel.is_cancelled();
     let report = Report::finish(
         &req.run_id,
@@ -191,7 +264,7 @@ fn guest_session(req: &Request) -> Option<guest::session::Session> {
 
 /// What every launch of a run shares.
 struct LaunchEnv<'a> {
-    tags: &'a BTreeMap<String, String>,
+    lease: &'a Lease,
     ledger: &'a Ledger,
     sink: &'a Sink,
     cancel: &'a CancellationToken,
@@ -207,7 +280,7 @@ async fn launch_all(
     env: &LaunchEnv<'_>,
 ) -> Vec<Suite> {
     let LaunchEnv {
-        tags,
+        lease,
         ledger,
         sink,
         cancel,
@@ -292,7 +365,7 @@ async fn launch_all(
                     target: t,
                     instance_type: itype,
                     network: &network,
-                    tags,
+                    lease,
                     ledger,
                     sink,
                     cancel,
@@ -314,13 +387,15 @@ async fn region_network(
     region: &str,
     env: &LaunchEnv<'_>,
 ) -> Result<Network, String> {
-    let mut net = launch::prepare_network(clients, req, region, env.tags, env.ledger).await?;
+    let mut net =
+        launch::prepare_network(clients, req, region, &env.lease.tags(), env.ledger).await?;
     if let Some(s) = env.session
         && req.guest.transport == amiforge_validator_api::Transport::Ssh
         && guest::needs_guest(req)
     {
+        let tags = env.lease.tags();
         net.key =
-            Some(guest::session::region_key(clients, req, region, env.tags, env.ledger, s).await?);
+            Some(guest::session::region_key(clients, req, region, &tags, env.ledger, s).await?);
     }
     Ok(net)
 }

@@ -1,7 +1,8 @@
 //! The `amiforge-validator` binary as CI runs it, against the AWS emulator: exit codes (0 pass,
 //! 1 gate failed, 2 bad input, 3 infrastructure error), the JUnit and JSON files, SIGINT
-//! (cleans up, exit 3), and SIGKILL mid-run followed by `sweep --run-id` (nothing left; a second
-//! sweep finds nothing; `--dry-run` removes nothing).
+//! (cleans up, exit 3), and SIGKILL mid-run followed by `sweep` (nothing taken while the killed
+//! run's lease holds; once it lapsed, a plain sweep leaves nothing; a second sweep finds nothing;
+//! `--dry-run` removes nothing).
 
 mod support;
 
@@ -214,7 +215,7 @@ async fn sigint_cleans_up_and_exits_3() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn sigkill_leaves_tagged_resources_that_sweep_removes() {
+async fn sigkill_leaves_resources_a_plain_sweep_removes_once_their_lease_lapsed() {
     let emu = Emulator::start(0.0);
     let c = clients(&emu).await;
     let regions = ["eu-west-1", "us-west-2"];
@@ -222,7 +223,9 @@ async fn sigkill_leaves_tagged_resources_that_sweep_removes() {
     emu.configure(&serde_json::json!({"launch_seconds": 300, "status_seconds": 1}));
     let dir = tempfile::tempdir().unwrap();
     let manifest = write_manifest(dir.path(), &m);
+    const LEASE: Duration = Duration::from_secs(8);
     let mut child = bin(&emu)
+        .env("AMIFORGE_VALIDATOR_LEASE", "8s")
         .args([
             "run",
             "--manifest",
@@ -240,6 +243,8 @@ async fn sigkill_leaves_tagged_resources_that_sweep_removes() {
     wait_launched(&emu, 2);
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
+    let killed = Instant::now();
+    emu.settle();
     let mut left = 0;
     for r in regions {
         let t = instances::find_tagged(&c, r, tags::VALIDATOR_RUN, "killed-run")
@@ -250,9 +255,47 @@ async fn sigkill_leaves_tagged_resources_that_sweep_removes() {
     // per region: an instance and the temporary security group
     assert!(left >= 4, "the killed run left its resources ({left})");
 
-    // a sweep of another run's id and a dry run remove nothing
+    // its lease (renewed until the kill) still holds: a plain sweep takes nothing yet
+    let o = run(&emu, &["sweep", "--manifest", &manifest]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        killed.elapsed() < LEASE * 4 / 5,
+        "the test was too slow to see the lease hold"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("nothing to sweep"),
+        "{}",
+        text(&o)
+    );
+    // minutes, not hours: once the lease lapsed, the leftovers are anyone's to sweep
+    std::thread::sleep(
+        (killed + LEASE + Duration::from_secs(1)).saturating_duration_since(Instant::now()),
+    );
+
+    sweeps_that_remove_nothing(&emu, &manifest);
+
+    // a plain sweep removes all of it; a second one finds nothing (idempotent)
+    let o = run(&emu, &["sweep", "--manifest", &manifest]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_nothing_left(&c, &regions).await;
     let o = run(
         &emu,
+        &["sweep", "--manifest", &manifest, "--run-id", "killed-run"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !out.contains("removed"),
+        "second sweep removed something: {out}"
+    );
+}
+
+/// Once the killed run's lease lapsed: a sweep of another run's id and a dry run remove nothing;
+/// a reader that stops reading a dry run's listing does not make it panic.
+fn sweeps_that_remove_nothing(emu: &Emulator, manifest: &str) {
+    // a sweep of another run's id and a dry run remove nothing
+    let o = run(
+        emu,
         &[
             "sweep",
             "--regions",
@@ -263,11 +306,11 @@ async fn sigkill_leaves_tagged_resources_that_sweep_removes() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = run(
-        &emu,
+        emu,
         &[
             "sweep",
             "--manifest",
-            &manifest,
+            manifest,
             "--run-id",
             "killed-run",
             "--dry-run",
@@ -288,11 +331,11 @@ async fn sigkill_leaves_tagged_resources_that_sweep_removes() {
     // command: no panic on the broken pipe
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let o = bin(&emu)
+    let o = bin(emu)
         .args([
             "sweep",
             "--manifest",
-            &manifest,
+            manifest,
             "--run-id",
             "killed-run",
             "--dry-run",
@@ -305,23 +348,5 @@ async fn sigkill_leaves_tagged_resources_that_sweep_removes() {
         !String::from_utf8_lossy(&o.stderr).contains("panicked"),
         "{}",
         text(&o)
-    );
-
-    // the real sweep removes all of it; a second one finds nothing (idempotent)
-    let o = run(
-        &emu,
-        &["sweep", "--manifest", &manifest, "--run-id", "killed-run"],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_nothing_left(&c, &regions).await;
-    let o = run(
-        &emu,
-        &["sweep", "--manifest", &manifest, "--run-id", "killed-run"],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        !out.contains("removed"),
-        "second sweep removed something: {out}"
     );
 }

@@ -163,6 +163,7 @@ async fn a_bad_request_is_invalid_argument_naming_each_field() {
             run_id: "r".into(),
             all: true,
             dry_run: true,
+            force: false,
         })
         .await
         .expect_err("refused");
@@ -179,7 +180,8 @@ async fn a_bad_request_is_invalid_argument_naming_each_field() {
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_clients_share_the_instance_limit() {
     let emu = Emulator::start(0.0);
-    emu.configure(&serde_json::json!({"launch_seconds": 0.5, "status_seconds": 0.5}));
+    // each instance lives long enough to be listed (a new one is hidden for up to 1 s)
+    emu.configure(&serde_json::json!({"launch_seconds": 1.0, "status_seconds": 1.5}));
     let c = Arc::new(clients(&emu).await);
     let manifest = release(&c, REGION).await;
     let served = serve(clients(&emu).await, 2).await;
@@ -228,7 +230,7 @@ async fn concurrent_clients_share_the_instance_limit() {
         let launched = ev.iter().filter(|e| matches!(e, E::Launched(_))).count();
         assert_eq!(launched, 3);
     }
-    assert_eq!(emu.count("RunInstances", None), 6);
+    assert_eq!(emu.count("RunInstances", Some("ok")), 6);
     let (alive, in_use) = (
         peak_alive.load(Ordering::SeqCst),
         peak_in_use.load(Ordering::SeqCst),
@@ -269,6 +271,7 @@ async fn a_client_that_goes_away_mid_run_leaves_nothing_behind() {
             launched += 1;
         }
     }
+    emu.settle();
     let alive = instances::find_tagged(&c, REGION, tags::MANAGED_BY, "amiforge-validator")
         .await
         .unwrap();

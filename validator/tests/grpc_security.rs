@@ -160,6 +160,75 @@ async fn tokens_authenticate_and_only_admins_sweep_everything() {
     served.shutdown().await;
 }
 
+/// A caller's plain sweep takes only what runs it asked for left; an admin's takes the rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_caller_sweeps_only_the_runs_it_asked_for() {
+    use amiforge_aws::instances;
+    use amiforge_model::tags;
+    let emu = Emulator::start(0.0);
+    let c = clients(&emu).await;
+    let (ci, ci_line) = new_token("ci").unwrap();
+    let (ops, ops_line) = new_token("ops").unwrap();
+    let entries: Vec<(String, String)> = [ci_line, ops_line]
+        .iter()
+        .map(|l| {
+            let (n, h) = l.split_once(" sha256:").unwrap();
+            (n.to_string(), h.to_string())
+        })
+        .collect();
+    // leftovers of three killed runs: ci's, another caller's, a CLI run's (no owner)
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let mut groups = Vec::new();
+    for (run, owner) in [
+        ("r-ci", Some("token:ci")),
+        ("r-x", Some("token:x")),
+        ("r-cli", None),
+    ] {
+        let mut t = amiforge_validator::launch::run_tags(run, past);
+        if let Some(o) = owner {
+            t.insert(tags::VALIDATOR_OWNER.into(), o.into());
+        }
+        let sg = instances::create_security_group(&c, REGION, run, None, None, &t)
+            .await
+            .unwrap();
+        groups.push(format!("{REGION}: security group {sg}"));
+    }
+    emu.settle();
+    let served = serve_tcp(&emu, |cfg| {
+        cfg.auth = Authenticator::new(entries, vec!["ops".into()], true);
+    })
+    .await;
+    let sweep = pb::SweepRequest {
+        regions: vec![REGION.into()],
+        ..Default::default()
+    };
+    let token = |t: &str| Credentials {
+        token: Some(t.to_string().into()),
+        ..Credentials::default()
+    };
+    let mut as_ci = connect_with(&served.addr, &token(&ci)).await.unwrap();
+    let r = as_ci.sweep(sweep.clone()).await.unwrap().into_inner();
+    assert_eq!(r.removed, [groups[0].clone()], "{r:?}");
+    let forced = pb::SweepRequest {
+        run_id: "r-x".into(),
+        force: true,
+        ..sweep.clone()
+    };
+    let r = as_ci.sweep(forced).await.unwrap().into_inner();
+    assert!(
+        r.found.is_empty(),
+        "another caller's run, even forced: {r:?}"
+    );
+    let mut as_ops = connect_with(&served.addr, &token(&ops)).await.unwrap();
+    let r = as_ops.sweep(sweep).await.unwrap().into_inner();
+    let mut removed = r.removed.clone();
+    removed.sort();
+    let mut rest = groups[1..].to_vec();
+    rest.sort();
+    assert_eq!(removed, rest, "{r:?}");
+    served.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_unix_socket_caller_is_its_uid() {
     let emu = Emulator::start(0.0);

@@ -1,5 +1,5 @@
 //! The gRPC server's housekeeping and lifecycle against the AWS emulator: Sweep lists on a dry
-//! run and removes for real (leaving a live run's resources); the real binary serves, answers
+//! run and removes for real (leaving a live run's resources unless forced); the real binary serves, answers
 //! Health, and on SIGTERM cancels its runs, cleans up, removes its socket and exits 0; a server
 //! whose parent goes away (stdin closed) cleans up and exits 0. The Validate stream: grpc.rs.
 
@@ -25,8 +25,14 @@ async fn sweep_lists_on_a_dry_run_and_removes_for_real() {
     let c = clients(&emu).await;
     let hour = Duration::from_secs(3600);
     // what a killed run left (expired), and what a live run holds (not expired)
-    let old = run_tags("old-run", SystemTime::now() - hour);
-    let live = run_tags("live-run", SystemTime::now() + hour);
+    // runs the server made for this socket's caller (its uid) carry that identity
+    let mine = |mut t: std::collections::BTreeMap<String, String>| {
+        let uid = nix::unistd::getuid();
+        t.insert(tags::VALIDATOR_OWNER.into(), format!("uid:{uid}"));
+        t
+    };
+    let old = mine(run_tags("old-run", SystemTime::now() - hour));
+    let live = mine(run_tags("live-run", SystemTime::now() + hour));
     let sg_old = instances::create_security_group(&c, REGION, "old", None, None, &old)
         .await
         .unwrap();
@@ -49,11 +55,13 @@ async fn sweep_lists_on_a_dry_run_and_removes_for_real() {
         .unwrap();
     let served = serve(clients(&emu).await, 8).await;
     let mut client = served.client().await;
+    emu.settle();
     let sweep = |dry_run: bool, run_id: &str| pb::SweepRequest {
         regions: vec![REGION.into(), "us-west-2".into()],
         run_id: run_id.into(),
         all: false,
         dry_run,
+        force: false,
     };
 
     let dry = client.sweep(sweep(true, "")).await.unwrap().into_inner();
@@ -94,11 +102,18 @@ async fn sweep_lists_on_a_dry_run_and_removes_for_real() {
         "the live run's group stays"
     );
 
+    // a live run is not taken by its id either, unless forced
     let one = client
         .sweep(sweep(false, "live-run"))
         .await
         .unwrap()
         .into_inner();
+    assert!(one.found.is_empty() && one.removed.is_empty(), "{one:?}");
+    let forced = pb::SweepRequest {
+        force: true,
+        ..sweep(false, "live-run")
+    };
+    let one = client.sweep(forced).await.unwrap().into_inner();
     assert_eq!(one.removed, [format!("{REGION}: security group {sg_live}")]);
     support::assert_nothing_left(&c, &[REGION]).await;
     served.shutdown().await;

@@ -210,7 +210,7 @@ async fn ssh_checks_run_in_every_instance_with_a_given_or_a_made_key_pair() {
     assert_guest_checks(&r, &GUEST_CHECKS.map(|n| (n, Status::Passed)));
     assert_launched_with_key_and_user_data(&c, &r, "ci-key").await;
     assert_eq!(
-        emu.count("AuthorizeSecurityGroupIngress", None),
+        emu.count("AuthorizeSecurityGroupIngress", Some("ok")),
         REGIONS.len(),
         "SSH ingress on each temporary group"
     );

@@ -77,11 +77,12 @@ async fn a_good_release_passes_in_every_region_and_leaves_nothing() {
         "one temporary group per region"
     );
     assert!(r.cleanup.errors.is_empty());
-    // the instances were launched as asked
+    // the instances were launched as asked (calls EC2 refused while the new security group was
+    // not visible yet launched nothing)
     let runs: Vec<_> = emu
         .log()
         .into_iter()
-        .filter(|e| e["action"] == "RunInstances")
+        .filter(|e| e["action"] == "RunInstances" && e["status"] == 200)
         .collect();
     assert_eq!(runs.len(), 4);
     assert_nothing_left(&c, &regions).await;
@@ -132,6 +133,8 @@ async fn each_wrong_ami_fails_its_own_check_and_is_not_launched() {
         .image_id()
         .unwrap()
         .to_string();
+    // made here, behind amiforge's back: wait until EC2 shows it (eventual consistency)
+    emu.settle();
     m2.regions.get_mut("us-east-2").unwrap().ami = plain.clone();
     let r = validate(&c, request(&m2)).await;
     assert_eq!(r.verdict, Verdict::GateFailed);

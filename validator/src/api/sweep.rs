@@ -1,6 +1,8 @@
 //! `Sweep`: removes what validator runs left behind in the regions given (by tag), or lists it
-//! with `dry_run`. Who may sweep what: any caller its own finished runs' leftovers and expired
-//! ones; another caller's run in progress, and `all`, only an admin (`serve --admin`).
+//! with `dry_run`. Only what a lapsed lease left is taken unless `force`. Who may sweep what: a
+//! caller only the runs it asked for (their resources carry its identity,
+//! `amiforge:validator-owner`), lapsed or, with `force`, still going; an admin (`serve --admin`)
+//! anyone's, and `all`.
 
 use std::time::Duration;
 
@@ -12,7 +14,7 @@ use super::audit::Call;
 use super::auth::Caller;
 use super::service::ValidatorService;
 use crate::events::Sink;
-use crate::sweep::{self, Scope};
+use crate::sweep::{self, Scope, Select};
 
 /// How often a sweep looks whether its instances are gone.
 const SWEEP_POLL: Duration = Duration::from_secs(2);
@@ -48,24 +50,30 @@ fn scope(r: &pb::SweepRequest) -> Result<Scope, FieldErrors> {
     })
 }
 
-/// Whether `caller` may sweep `scope`.
-fn authorize(svc: &ValidatorService, caller: &Caller, scope: &Scope) -> Result<(), Status> {
+/// Whether `caller` may sweep `scope`, and what of it: admins anything, others their own runs.
+fn authorize(
+    svc: &ValidatorService,
+    caller: &Caller,
+    scope: Scope,
+    force: bool,
+) -> Result<Select, Status> {
+    let select = Select::new(scope).forced(force);
     if caller.admin {
-        return Ok(());
+        return Ok(select);
     }
-    match scope {
+    match &select.scope {
         Scope::All => Err(Status::permission_denied(format!(
-            "all: sweeping every run's resources is for admins (serve --admin); {} may sweep its \
-             own runs (run_id) and expired leftovers",
+            "all: sweeping every run's resources is for admins (serve --admin); {} may sweep the \
+             runs it asked for (run_id, or none for all of them whose lease lapsed)",
             caller.name
         ))),
         Scope::Run(id) => match svc.runs.owner_of(id) {
             Some(owner) if owner != caller.name => Err(Status::permission_denied(format!(
                 "run_id: run {id} is another caller's run in progress"
             ))),
-            _ => Ok(()),
+            _ => Ok(select.owned_by(&caller.name)),
         },
-        Scope::Expired => Ok(()),
+        Scope::Expired => Ok(select.owned_by(&caller.name)),
     }
 }
 
@@ -75,9 +83,9 @@ pub async fn sweep(
     r: pb::SweepRequest,
 ) -> Result<pb::SweepResponse, Status> {
     let call = Call::start("Sweep", &caller);
-    let scope = scope(&r)
+    let select = scope(&r)
         .map_err(|e| convert::invalid(&e))
-        .and_then(|s| authorize(svc, &caller, &s).map(|()| s))
+        .and_then(|s| authorize(svc, &caller, s, r.force))
         .inspect_err(|s| call.refused(s, &r.run_id, 0))?;
     let mut regions = r.regions;
     regions.sort();
@@ -85,7 +93,7 @@ pub async fn sweep(
     let s = sweep::sweep(
         &svc.clients,
         &regions,
-        &scope,
+        &select,
         r.dry_run,
         SWEEP_POLL,
         &Sink::none(),

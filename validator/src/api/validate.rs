@@ -84,16 +84,16 @@ pub fn validate(
     let shared = svc.limit.semaphore();
     let run_cancel = cancel.clone();
     let run_id = req.run_id.clone();
+    let owner = caller.name.clone();
     svc.tasks.spawn(async move {
         let _slot = slot;
         let (etx, mut erx) = mpsc::unbounded_channel();
-        let run = crate::run::run_with(
-            &clients,
-            req,
-            Sink::new(etx),
-            run_cancel.clone(),
-            Some(shared),
-        );
+        let opts = crate::run::Options {
+            shared: Some(shared),
+            owner: Some(owner),
+            ..crate::run::Options::default()
+        };
+        let run = crate::run::run_opts(&clients, req, Sink::new(etx), run_cancel.clone(), opts);
         let forward = async {
             while let Some(e) = erx.recv().await {
                 // the verdict goes out last, with the report

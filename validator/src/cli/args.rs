@@ -136,9 +136,13 @@ pub struct SweepArgs {
     /// Only this run's resources.
     #[arg(long, conflicts_with = "all")]
     pub run_id: Option<String>,
-    /// Every validator resource, also of runs that may still be going.
+    /// Every validator resource, also ones without a readable lease (of runs that are over).
     #[arg(long)]
     pub all: bool,
+    /// Also take resources of runs that are still going (their lease is live): their instances
+    /// are terminated under them.
+    #[arg(long)]
+    pub force: bool,
     /// List, remove nothing.
     #[arg(long)]
     pub dry_run: bool,

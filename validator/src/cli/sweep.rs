@@ -1,10 +1,11 @@
 //! `sweep`: finds what validator runs left behind by tag (one run, expired runs, or all) in the
-//! regions given or a manifest's, lists it, and removes it unless `--dry-run`.
+//! regions given or a manifest's, once their lease lapsed (`--force`: live runs too), lists it,
+//! and removes it unless `--dry-run`.
 
 use std::time::Duration;
 
 use amiforge_aws::client::Clients;
-use amiforge_validator::sweep::{self, Scope};
+use amiforge_validator::sweep::{self, Scope, Select};
 use amiforge_validator_api::{FieldErrors, Path, Verdict};
 
 use super::args::SweepArgs;
@@ -39,7 +40,7 @@ pub async fn command(home: &str, a: SweepArgs) -> i32 {
     let res = sweep::sweep(
         &clients,
         &regions,
-        &scope,
+        &Select::new(scope).forced(a.force),
         a.dry_run,
         Duration::from_secs(2),
         &sink,

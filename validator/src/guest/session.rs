@@ -1,7 +1,7 @@
 //! A run's private SSH material: one temp directory (0700, removed when the run ends) holding the
 //! private keys of key pairs made for the run (0600 files, never logged) and one known-hosts file
-//! per instance; and the per-region key pair an SSH run launches with (made for the run and
-//! recorded in the ledger, or the one the request names).
+//! per instance; and the per-region key pair an SSH run launches with (made for the run, its
+//! intent and then its name and id recorded in the ledger; or the one the request names).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -12,6 +12,7 @@ use amiforge_aws::client::Clients;
 use amiforge_aws::instances;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::intents::Intent;
 use crate::ledger::Ledger;
 use amiforge_validator_api::request::Request;
 
@@ -80,11 +81,22 @@ pub async fn region_key(
         });
     }
     let name = format!("amiforge-validator-{}", req.run_id);
-    let key = instances::create_key_pair(clients, region, &name, tags)
-        .await
-        .map_err(|e| e.to_string())?;
-    ledger.key_pair(region, &name);
-    let file = session.store_key(region, &key)?;
+    let intent = Intent::KeyPair { name: name.clone() };
+    let intent = ledger.intend(region, &req.run_id, intent);
+    let key = match instances::create_key_pair(clients, region, &name, tags).await {
+        Ok(k) => {
+            ledger.key_pair(region, &name, &k.id);
+            ledger.close(intent);
+            k
+        }
+        Err(e) => {
+            if !e.may_have_happened() {
+                ledger.close(intent);
+            }
+            return Err(e.to_string());
+        }
+    };
+    let file = session.store_key(region, &key.material)?;
     Ok(RegionKey { name, file })
 }
 

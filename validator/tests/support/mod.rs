@@ -128,8 +128,10 @@ pub async fn release_with(
     m
 }
 
-/// Nothing of the validator's left in `regions`.
+/// Nothing of the validator's left in `regions` (once the emulator is consistent again: a
+/// resource made a moment ago is not listed yet).
 pub async fn assert_nothing_left(c: &Clients, regions: &[&str]) {
+    tokio::time::sleep(amiforge_e2e::emulator::settle_time()).await;
     for r in regions {
         let t = instances::find_tagged(c, r, tags::MANAGED_BY, "amiforge-validator")
             .await
