@@ -8,15 +8,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/setup.sh
 
-echo "== fmt + clippy + sizes (files <= 600 lines, functions <= 120); gofmt + go vet (SDK peer)"
+echo "== fmt + clippy + sizes (files <= 600 lines, functions <= 120); gofmt + go vet (SDK peer, release getter)"
 cargo fmt --all --check
 python3 tests/check-sizes.py
 cargo clippy --workspace --all-targets -- -D warnings
 bash tests/modern/build.sh lint
 
-echo "== build (binaries and examples the end-to-end tests run; the SDK peer)"
+echo "== build (binaries and examples the end-to-end tests run; the SDK peer, the release getter)"
 cargo build --workspace --all-targets
 bash tests/modern/build.sh peer target/debug/modern/sdk-peer
+bash tests/modern/build.sh getter target/debug/modern/release-getter
 
 echo "== AWS emulator self-test (moto + our extensions: copies, KMS, client tokens, faults)"
 "${AMIFORGE_PYTHON:-${AMIFORGE_CACHE:-$HOME/.cache/amiforge}/venv/bin/python3}" tests/emulator/selftest.py

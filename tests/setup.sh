@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything the example and the test suite need on a fresh Debian machine (idempotent,
-# fast when done before): Debian's packer 1.6.6 and tools, cargo-nextest, a Python venv with moto
-# for the AWS emulator, the cached Debian root of the SSH sandbox, and modern Packer (1.16.0 and
-# the amazon plugin, built from their Go modules by tests/modern/build.sh: minutes once, then
-# cached per tests/modern/go.sum; needs Go >= 1.26, /usr/local/go on this kind of machine).
+# fast when done before): Debian's packer 1.6.6 and tools (systemd-analyze checks the unit
+# examples), cargo-nextest, a Python venv with moto for the AWS emulator, the cached Debian root
+# of the SSH sandbox, and modern Packer (1.16.0 and the amazon plugin, built from their Go
+# modules by tests/modern/build.sh: minutes once, then cached per tests/modern/go.sum; needs
+# Go >= 1.26, /usr/local/go on this kind of machine).
 #
 #   tests/setup.sh [--no-modern]      --no-modern: skip modern Packer (hcl-examples/run.sh)
 set -euo pipefail
@@ -12,7 +13,7 @@ modern=1
 [ "${1:-}" = "--no-modern" ] && modern=0
 
 need_apt=()
-for pkg in packer debootstrap openssh-client zstd ca-certificates; do
+for pkg in packer debootstrap openssh-client zstd ca-certificates systemd; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

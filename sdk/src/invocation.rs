@@ -3,6 +3,7 @@
 //! | invocation | who does it | handshake |
 //! |---|---|---|
 //! | `describe` | every Packer that finds a `packer-plugin-*` binary | none (JSON on stdout) |
+//! | `--version`, `docs` | people, packaging scripts | none (text on stdout) |
 //! | `start KIND NAME` with `--protobuf` anywhere | Packer >= 1.12 | 4-part `5\|0\|unix\|PATH` |
 //! | `start KIND NAME` from `packer-plugin-NAME_vX.Y.Z_x5.0_OS_ARCH` | Packer >= 1.7 (installed) | 4-part |
 //! | `start KIND NAME` from an unversioned `packer-plugin-NAME` | Packer 1.6 multi-component | 3-part `5\|unix\|PATH` |
@@ -54,6 +55,9 @@ pub enum Invocation {
     Describe,
     /// `docs`: print the Markdown reference of every component.
     Docs,
+    /// `--version` / `version`: one line for people and packaging scripts (Packer itself reads
+    /// `describe`).
+    Version,
     Start {
         kind: Kind,
         /// Component name as Packer gave it (for links: the part after `packer-KIND-`).
@@ -85,6 +89,7 @@ pub fn parse(args: &[String], exe_name: &str, handshake_env: Option<&str>) -> In
     match rest.as_slice() {
         ["describe", ..] => Invocation::Describe,
         ["docs"] => Invocation::Docs,
+        ["--version"] | ["-V"] | ["version"] => Invocation::Version,
         ["start", kind, name] => {
             let kind = match *kind {
                 "provisioner" | "provisioners" => Kind::Provisioner,
@@ -163,6 +168,22 @@ mod tests {
 
     fn a(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn version_flags() {
+        for v in ["--version", "-V", "version"] {
+            assert_eq!(
+                parse(&a(&[v]), "packer-plugin-x", None),
+                Invocation::Version,
+                "{v}"
+            );
+        }
+        // not a start: a version flag after other arguments is an unknown argument
+        assert!(matches!(
+            parse(&a(&["start", "--version"]), "packer-plugin-x", None),
+            Invocation::Usage(_)
+        ));
     }
 
     #[test]

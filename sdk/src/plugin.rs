@@ -164,11 +164,23 @@ impl Plugin {
              links also work: packer-provisioner-{p}-NAME / packer-post-processor-{p}-NAME -> packer-plugin-{p}.\n\
              \n\
              `packer-plugin-{p} describe` prints what the plugin serves as JSON;\n\
+             `packer-plugin-{p} --version` prints its version;\n\
              `packer-plugin-{p} docs` prints every component's attributes as Markdown.\n",
             v = self.version,
             src = self.source,
             prov = list(Kind::Provisioner),
             pp = list(Kind::PostProcessor),
+        )
+    }
+
+    /// `packer-plugin-NAME VERSION (plugin API x5.0, protocol v2, sdk VERSION)`: what `--version`
+    /// prints; the version is the one `describe` reports.
+    pub fn version_line(&self) -> String {
+        format!(
+            "packer-plugin-{} {} (plugin API {API_VERSION}, protocol v2, packer-sdk {})",
+            self.name,
+            self.version,
+            env!("CARGO_PKG_VERSION")
         )
     }
 
@@ -191,6 +203,10 @@ impl Plugin {
             }
             Invocation::Docs => {
                 print!("{}", crate::docs::reference(&self));
+                0
+            }
+            Invocation::Version => {
+                println!("{}", self.version_line());
                 0
             }
             Invocation::Usage(why) => {

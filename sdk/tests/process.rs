@@ -101,6 +101,24 @@ fn describe_needs_no_cookie_and_lists_components() {
 }
 
 #[test]
+fn version_flag_prints_the_describe_version_without_the_cookie() {
+    let describe = Command::new(scaffold()).arg("describe").output().unwrap();
+    let d: serde_json::Value = serde_json::from_slice(&describe.stdout).unwrap();
+    let out = Command::new(scaffold())
+        .arg("--version")
+        .env_remove(MAGIC_COOKIE_KEY)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let line = String::from_utf8(out.stdout).unwrap();
+    let mut words = line.split_whitespace();
+    assert_eq!(words.next(), Some("packer-plugin-scaffold"), "{line}");
+    assert_eq!(words.next(), d["version"].as_str(), "{line}");
+    assert!(line.contains("plugin API x5.0"), "{line}");
+    assert_eq!(line.lines().count(), 1, "{line}");
+}
+
+#[test]
 fn without_the_cookie_it_explains_how_to_install_and_exits_nonzero() {
     for args in [&["start", "provisioner", "run"][..], &[][..]] {
         let out = Command::new(scaffold())

@@ -2,7 +2,8 @@
 //! their Go modules (`tests/modern/go.mod`, `tests/modern/build.sh packer`, cached per go.sum
 //! under `$AMIFORGE_CACHE/packer-modern-<digest>/`), the plugins installed into a work
 //! directory the way users install them, and the SDK peer (`tests/modern/peer`: Packer's own
-//! plugin client and the packer-plugin-sdk rpc client against a plugin binary).
+//! plugin client and the packer-plugin-sdk rpc client against a plugin binary) and the release
+//! getter (`tests/modern/getter`: Packer's plugin getter over `cargo xtask release` files).
 //!
 //! A missing binary fails the test with the command that builds it; nothing is skipped.
 
@@ -77,14 +78,26 @@ pub fn install(w: &Workdir) {
 /// The SDK peer binary, built from `tests/modern/peer` when missing or older than its sources
 /// (`tests/run-tests.sh` builds it before the tests; a build is seconds with a warm cache).
 pub fn peer() -> PathBuf {
-    let out = target_dir().join("modern/sdk-peer");
+    go_tool("peer", "sdk-peer")
+}
+
+/// The release getter (`tests/modern/getter`: Packer 1.16's plugin getter, as `packer init`
+/// runs it, over a directory of release files), built like [`peer`].
+pub fn release_getter() -> PathBuf {
+    go_tool("getter", "release-getter")
+}
+
+/// `target/debug/modern/NAME` built from `tests/modern/PACKAGE` when missing or older than
+/// its sources.
+fn go_tool(package: &str, name: &str) -> PathBuf {
+    let out = target_dir().join("modern").join(name);
     let src = workspace().join("tests/modern");
     let newest = ["go.mod", "go.sum"]
         .iter()
         .map(|f| src.join(f))
         .chain(
-            std::fs::read_dir(src.join("peer"))
-                .expect("tests/modern/peer")
+            std::fs::read_dir(src.join(package))
+                .unwrap_or_else(|e| panic!("tests/modern/{package}: {e}"))
                 .flatten()
                 .map(|e| e.path()),
         )
@@ -94,13 +107,13 @@ pub fn peer() -> PathBuf {
     if built.is_none() || built < newest {
         let st = Command::new("bash")
             .arg(build_script())
-            .arg("peer")
+            .arg(package)
             .arg(&out)
             .status()
-            .expect("run tests/modern/build.sh peer");
+            .unwrap_or_else(|e| panic!("run tests/modern/build.sh {package}: {e}"));
         assert!(
             st.success(),
-            "building the SDK peer failed: run `bash tests/modern/build.sh peer {}`",
+            "building {name} failed: run `bash tests/modern/build.sh {package} {}`",
             out.display()
         );
     }

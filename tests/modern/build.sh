@@ -7,7 +7,8 @@
 #   tests/modern/build.sh packer     build packer + packer-plugin-amazon once per go.sum into
 #                                    $AMIFORGE_CACHE/packer-modern-<sha256(go.sum):16>/ (prints it)
 #   tests/modern/build.sh peer OUT   build the SDK peer to OUT (seconds with a warm build cache)
-#   tests/modern/build.sh lint       gofmt + go vet of the SDK peer
+#   tests/modern/build.sh getter OUT build the release getter (Packer's plugin getter over a dist/)
+#   tests/modern/build.sh lint       gofmt + go vet of the SDK peer and the release getter
 #   tests/modern/build.sh dir        print that directory, build nothing
 #
 # Go: 1.26 or newer (Packer 1.16.0's go.mod says go 1.26.3), taken from /usr/local/go/bin if the
@@ -53,21 +54,21 @@ case "${1:-}" in
     echo "modern: built in $(( $(date +%s) - start )) s" >&2
     echo "$dir"
     ;;
-  peer)
-    out=${2:?usage: build.sh peer OUT}
+  peer|getter)
+    out=${2:?usage: build.sh $1 OUT}
     mkdir -p "$(dirname "$out")"
     out=$(cd "$(dirname "$out")" && pwd)/$(basename "$out") # go build runs in $here
-    (cd "$here" && go build -o "$out.tmp.$$" ./peer)
+    (cd "$here" && go build -o "$out.tmp.$$" "./$1")
     mv -f "$out.tmp.$$" "$out"
     ;;
   lint)
     cd "$here"
-    bad=$(gofmt -l peer)
+    bad=$(gofmt -l peer getter)
     [ -z "$bad" ] || { echo "modern: not gofmt-clean: $bad" >&2; exit 1; }
-    go vet ./peer
+    go vet ./peer ./getter
     ;;
   *)
-    sed -n '2,17p' "$0" >&2
+    sed -n '2,18p' "$0" >&2
     exit 2
     ;;
 esac

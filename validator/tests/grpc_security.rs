@@ -8,9 +8,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use amiforge_e2e::emulator::Emulator;
 use amiforge_validator::api::auth::{Authenticator, new_token};
 use amiforge_validator::api::config::ServeConfig;
@@ -20,6 +17,7 @@ use amiforge_validator_api::client::{Credentials, connect, connect_with};
 use amiforge_validator_api::pb;
 use support::clients;
 use support::grpc::{REGION, Served, release, request, serve, serve_with};
+use support::process::{serve_binary, stop};
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate (CN `ci`), as PEM files.
 struct Pki {
@@ -356,48 +354,6 @@ async fn a_callers_concurrent_runs_are_capped() {
     assert!(e.message().contains("--max-runs-per-caller"), "{e:?}");
     drop(first);
     served.shutdown().await;
-}
-
-/// Runs `serve` with `args` until it listens (or exits); its stdout line and stderr so far.
-fn serve_binary(emu: &Emulator, args: &[&str]) -> (Option<std::process::Child>, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_amiforge-validator"))
-        .arg("serve")
-        .args(args)
-        .envs(emu.env())
-        .env_remove("AMIFORGE_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    if line.starts_with("listening on") {
-        return (Some(child), line, String::new());
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        None,
-        line,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn stop(mut child: std::process::Child) -> String {
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let mut err = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(child.wait().unwrap().success());
-    err
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,6 +5,7 @@
 //!   `describe` (host target only), zips it under the name Packer's getter expects and rewrites the
 //!   version's SHA256SUMS over every zip in `--out`. `--binary` packages an existing binary instead
 //!   of building one.
+//! * `cargo xtask version`: the version a release tag must carry (`v{VERSION}`).
 //! * `cargo xtask sums [--out dist]`: only the SHA256SUMS (the release workflow gathers every
 //!   platform's zip, then sums them once).
 
@@ -38,6 +39,8 @@ enum Task {
         #[arg(long)]
         binary: Option<PathBuf>,
     },
+    /// Print the release version (the workspace's; the release workflow checks the tag).
+    Version,
     /// Rewrite SHA256SUMS over the zips in --out.
     Sums {
         #[arg(long, default_value = "dist")]
@@ -52,6 +55,10 @@ fn main() -> ExitCode {
             out,
             binary,
         } => release(target, &out, binary),
+        Task::Version => {
+            println!("{VERSION}");
+            Ok(())
+        }
         Task::Sums { out } => release::write_sums(VERSION, &out)
             .map(|p| println!("{}", p.display()))
             .map_err(|e| e.to_string()),

@@ -87,6 +87,25 @@ impl Platform {
         Ok(Platform { os, arch })
     }
 
+    /// The platform this code was compiled for (Go's names, as `runtime.GOOS/GOARCH`).
+    pub fn host() -> Result<Platform, Error> {
+        let os = match std::env::consts::OS {
+            "linux" => "linux",
+            "macos" => "darwin",
+            "windows" => "windows",
+            "freebsd" => "freebsd",
+            other => return Err(Error::Target(other.to_string())),
+        };
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "x86" => "386",
+            "arm" => "arm",
+            other => return Err(Error::Target(other.to_string())),
+        };
+        Ok(Platform { os, arch })
+    }
+
     /// What executables end with there.
     pub fn ext(&self) -> &'static str {
         if self.os == "windows" { ".exe" } else { "" }

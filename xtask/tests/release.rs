@@ -6,7 +6,6 @@
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::process::Command;
 
 use sha2::{Digest, Sha256};
 use xtask::release::{self, Platform};
@@ -30,10 +29,7 @@ fn plugin() -> PathBuf {
 }
 
 fn host() -> Platform {
-    let out = Command::new("rustc").arg("-vV").output().unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    let triple = text.lines().find_map(|l| l.strip_prefix("host: ")).unwrap();
-    Platform::from_triple(triple).unwrap()
+    Platform::host().unwrap()
 }
 
 #[test]

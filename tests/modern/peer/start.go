@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
 	pluginsdk "github.com/hashicorp/packer-plugin-sdk/plugin"
@@ -54,7 +55,12 @@ func describe(plugin string) (pluginsdk.SetDescription, error) {
 // binary's own name, version and API version from describe).
 func installedName(plugin string, d pluginsdk.SetDescription) string {
 	base := filepath.Base(plugin)
-	return fmt.Sprintf("%s_v%s_%s_%s_%s", base, d.Version, d.APIVersion, runtime.GOOS, runtime.GOARCH)
+	suffix := fmt.Sprintf("_v%s_%s_%s_%s", d.Version, d.APIVersion, runtime.GOOS, runtime.GOARCH)
+	if strings.HasSuffix(base, suffix) {
+		// already an installed file (packer init's or plugins install's): run it by that name
+		return base
+	}
+	return base + suffix
 }
 
 // stderrBuf collects the plugin's stderr (its log) for failure messages.

@@ -38,6 +38,13 @@ pub enum Command {
     /// Make a bearer token for `serve --token-file`: prints the token (give it to the caller)
     /// and the line for the token file (which keeps only its sha256).
     Token(TokenArgs),
+    /// Ask a running server whether it serves (for systemd, load balancers, scripts): prints
+    /// its version and load; exit 0 serving, 3 not reachable or not serving (after --wait).
+    Health(HealthArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Write the man pages (amiforge-validator.1 and one per command) into a directory.
+    Man(ManArgs),
 }
 
 /// Where the reports go and how much is printed.
@@ -212,6 +219,40 @@ pub struct ServeArgs {
 pub struct TokenArgs {
     /// The caller the token names (letters, digits, '.', '_', '-', '@').
     pub name: String,
+}
+
+#[derive(Args, Debug)]
+pub struct HealthArgs {
+    /// The server: HOST:PORT, http://HOST:PORT, https://HOST:PORT or unix:/path.sock.
+    pub address: String,
+    /// For https://: the CA (PEM) the server's certificate must chain to.
+    #[arg(long)]
+    pub tls_ca_file: Option<PathBuf>,
+    /// For a server that asks for client certificates: this client's certificate (PEM).
+    #[arg(long, requires = "tls_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The key (PEM) of --tls-cert-file.
+    #[arg(long, requires = "tls_cert_file")]
+    pub tls_key_file: Option<PathBuf>,
+    /// The name the server's certificate carries, when not the address's host.
+    #[arg(long)]
+    pub tls_server_name: Option<String>,
+    /// Keep asking until the server answers or this much time has passed (e.g. 30s).
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    pub wait: Duration,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// The directory the pages go into (created if missing).
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
 }
 
 fn parse_key(s: &str) -> Result<(String, PathBuf), String> {

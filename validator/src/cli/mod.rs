@@ -1,7 +1,9 @@
 //! The command line (private to the binary): `run` (validate AMIs; JUnit/JSON; exit 0 pass, 1
 //! gate failed, 2 bad input, 3 infrastructure error), `check` (the in-guest checks against a
 //! running host over SSH, no AWS; same exit codes), `sweep` (remove what killed runs left) and
-//! `serve` (the gRPC API; prints `listening on ADDR` when ready). AWS is reached through the
+//! `serve` (the gRPC API; prints `listening on ADDR` when ready), `token` (a bearer token for
+//! `serve`), `health` (asks a server whether it serves), `completions` and `man` (generated from
+//! these same flags). AWS is reached through the
 //! standard credential chain and region; `AWS_ENDPOINT_URL` points it elsewhere (emulators).
 //! SIGINT/SIGTERM stop the run and clean up; a second one abandons cleanup (then `sweep`).
 //!
@@ -11,9 +13,13 @@
 //! | [`run`], [`check`], [`sweep`], [`serve`] | one command each |
 //! | [`output`] | event lines, reports, bad input, `--manifest` |
 //! | [`signals`] | first signal cancels, second abandons; stdin closing |
+//! | [`health`] | `health`: one authenticated `Health` call, retried until `--wait` |
+//! | [`generate`] | `completions` and `man`, from the clap model |
 
 mod args;
 mod check;
+mod generate;
+mod health;
 mod output;
 mod run;
 mod serve;
@@ -63,6 +69,9 @@ pub fn main() -> i32 {
             Command::Serve(a) => serve::command(&home, *a).await,
             Command::Token(a) => serve::token(&a),
             Command::Check(a) => check::command(*a).await,
+            Command::Health(a) => health::command(&a).await,
+            Command::Completions(a) => generate::completions(a.shell),
+            Command::Man(a) => generate::man(&a.out),
         }
     })
 }

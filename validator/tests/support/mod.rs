@@ -1,11 +1,13 @@
 //! Test support shared by the validator's integration tests: emulator clients and KMS keys (from
 //! the e2e harness), a replicated release like amiforge-replicate makes, the "nothing left"
 //! assertion; [`guest`]: root shells in the sandbox and a sandbox hardened the way
-//! amiforge-harden does it; [`grpc`]: a validator server in the test process and its clients.
+//! amiforge-harden does it; [`grpc`]: a validator server in the test process and its clients;
+//! [`process`]: the `serve` binary as a child process.
 #![allow(dead_code)]
 
 pub mod grpc;
 pub mod guest;
+pub mod process;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
