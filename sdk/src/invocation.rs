@@ -54,6 +54,8 @@ pub enum Invocation {
     Describe,
     /// `docs`: print the Markdown reference of every component.
     Docs,
+    /// `docs --web-docs DIR`: write the Packer integrations registry's pages (`.web-docs`) to DIR.
+    WebDocs(std::path::PathBuf),
     Start {
         kind: Kind,
         /// Component name as Packer gave it (for links: the part after `packer-KIND-`).
@@ -85,6 +87,10 @@ pub fn parse(args: &[String], exe_name: &str, handshake_env: Option<&str>) -> In
     match rest.as_slice() {
         ["describe", ..] => Invocation::Describe,
         ["docs"] => Invocation::Docs,
+        ["docs", "--web-docs", dir] => Invocation::WebDocs(dir.into()),
+        ["docs", "--web-docs"] => Invocation::Usage(
+            "docs --web-docs needs the directory to write, e.g. `docs --web-docs .web-docs`".into(),
+        ),
         ["start", kind, name] => {
             let kind = match *kind {
                 "provisioner" | "provisioners" => Kind::Provisioner,
@@ -268,6 +274,30 @@ mod tests {
                 "packer-plugin-scaffold",
                 None
             ),
+            Invocation::Usage(_)
+        ));
+    }
+
+    #[test]
+    fn docs_and_web_docs() {
+        assert_eq!(
+            parse(&a(&["docs"]), "packer-plugin-x", None),
+            Invocation::Docs
+        );
+        assert_eq!(
+            parse(
+                &a(&["docs", "--web-docs", ".web-docs"]),
+                "packer-plugin-x",
+                None
+            ),
+            Invocation::WebDocs(".web-docs".into())
+        );
+        assert!(matches!(
+            parse(&a(&["docs", "--web-docs"]), "packer-plugin-x", None),
+            Invocation::Usage(why) if why.contains("needs the directory")
+        ));
+        assert!(matches!(
+            parse(&a(&["docs", "--webdocs", "d"]), "packer-plugin-x", None),
             Invocation::Usage(_)
         ));
     }
