@@ -1,10 +1,12 @@
 //! The amiforge plugin: its name, version and component registry.
 //!
 //! Every component registers here under its short name; Packer users write it with the plugin
-//! prefix (`amiforge-NAME`).
+//! prefix (`amiforge-NAME`). What the Packer integrations registry shows about the plugin is in
+//! [`integration`].
 
 pub mod harden;
 pub mod input;
+pub mod integration;
 pub mod replicate;
 pub mod sysprep;
 pub mod validate;
@@ -23,6 +25,7 @@ pub fn plugin() -> Plugin {
         .provisioner::<sysprep::Sysprep>("sysprep")
         .post_processor::<replicate::Replicate>("replicate")
         .post_processor::<validate::Validate>("validate")
+        .integration(integration::integration())
 }
 
 #[cfg(test)]

@@ -25,13 +25,18 @@ pub fn reference(plugin: &Plugin) -> String {
     out
 }
 
-/// Markdown reference of one component.
-pub fn component(plugin: &Plugin, c: &Component) -> String {
+/// The heading of a component's section (its anchor is what links to the section use).
+pub fn heading(plugin: &Plugin, c: &Component) -> String {
     let kind = match c.kind {
         Kind::Provisioner => "provisioner",
         Kind::PostProcessor => "post-processor",
     };
-    let mut out = format!("## {kind} `{}-{}`\n\n", plugin.name, c.name);
+    format!("{kind} `{}-{}`", plugin.name, c.name)
+}
+
+/// Markdown reference of one component.
+pub fn component(plugin: &Plugin, c: &Component) -> String {
+    let mut out = format!("## {}\n\n", heading(plugin, c));
     table(&mut out, &(c.spec)(), &(c.docs)(), "");
     out
 }

@@ -58,6 +58,8 @@ pub enum Invocation {
     /// `--version` / `version`: one line for people and packaging scripts (Packer itself reads
     /// `describe`).
     Version,
+    /// `docs --web-docs DIR`: write the Packer integrations registry's pages (`.web-docs`) to DIR.
+    WebDocs(std::path::PathBuf),
     Start {
         kind: Kind,
         /// Component name as Packer gave it (for links: the part after `packer-KIND-`).
@@ -90,6 +92,10 @@ pub fn parse(args: &[String], exe_name: &str, handshake_env: Option<&str>) -> In
         ["describe", ..] => Invocation::Describe,
         ["docs"] => Invocation::Docs,
         ["--version"] | ["-V"] | ["version"] => Invocation::Version,
+        ["docs", "--web-docs", dir] => Invocation::WebDocs(dir.into()),
+        ["docs", "--web-docs"] => Invocation::Usage(
+            "docs --web-docs needs the directory to write, e.g. `docs --web-docs .web-docs`".into(),
+        ),
         ["start", kind, name] => {
             let kind = match *kind {
                 "provisioner" | "provisioners" => Kind::Provisioner,
@@ -289,6 +295,30 @@ mod tests {
                 "packer-plugin-scaffold",
                 None
             ),
+            Invocation::Usage(_)
+        ));
+    }
+
+    #[test]
+    fn docs_and_web_docs() {
+        assert_eq!(
+            parse(&a(&["docs"]), "packer-plugin-x", None),
+            Invocation::Docs
+        );
+        assert_eq!(
+            parse(
+                &a(&["docs", "--web-docs", ".web-docs"]),
+                "packer-plugin-x",
+                None
+            ),
+            Invocation::WebDocs(".web-docs".into())
+        );
+        assert!(matches!(
+            parse(&a(&["docs", "--web-docs"]), "packer-plugin-x", None),
+            Invocation::Usage(why) if why.contains("needs the directory")
+        ));
+        assert!(matches!(
+            parse(&a(&["docs", "--webdocs", "d"]), "packer-plugin-x", None),
             Invocation::Usage(_)
         ));
     }

@@ -17,8 +17,10 @@
 //! (yamux session) → [`broker`] (numbered side streams) → [`msgpack`] + [`rpc`] (Go net/rpc) →
 //! services: [`provisioner`], [`post_processor`], [`artifact`], and Packer's [`ui`] and
 //! [`communicator`] called back. Configuration: [`spec`] (one typed schema, encoded as [`gob`]
-//! or protobuf), [`config`] (decoding what Packer sends). With feature `test-util`, `testutil`
-//! holds a fake Packer for driving components in tests.
+//! or protobuf), [`config`] (decoding what Packer sends). Documentation from the same types:
+//! [`docs`] (the Markdown reference) and [`webdocs`] (the Packer integrations registry's
+//! `.web-docs`). With feature `test-util`, `testutil` holds a fake Packer for driving components
+//! in tests.
 
 extern crate self as packer_sdk;
 
@@ -41,6 +43,7 @@ pub mod spec;
 #[cfg(feature = "test-util")]
 pub mod testutil;
 pub mod ui;
+pub mod webdocs;
 pub mod wire_spec;
 
 pub use artifact::{Artifact, ArtifactClient, StaticArtifact};

@@ -19,6 +19,7 @@ use crate::post_processor::{PostProcessor, PostProcessorService};
 use crate::provisioner::{Provisioner, ProvisionerService};
 use crate::rpc::server::Handler;
 use crate::spec::{FieldDoc, HclSpec, ObjectSpec};
+use crate::webdocs::Integration;
 use crate::wire_spec::SpecFormat;
 
 /// The cookie Packer sets in every plugin's environment.
@@ -52,6 +53,7 @@ pub struct Plugin {
     /// Where `packer plugins install` should say it comes from, e.g. `github.com/amiforge/amiforge`.
     pub source: &'static str,
     components: BTreeMap<(u8, &'static str), Component>,
+    integration: Option<Integration>,
 }
 
 fn provisioner_factory<P: Provisioner>(b: Arc<Broker>, f: SpecFormat) -> Arc<dyn Handler> {
@@ -76,7 +78,19 @@ impl Plugin {
             version,
             source,
             components: BTreeMap::new(),
+            integration: None,
         }
+    }
+
+    /// What the Packer integrations registry shows about the plugin (`docs --web-docs DIR`).
+    pub fn integration(mut self, integration: Integration) -> Self {
+        self.integration = Some(integration);
+        self
+    }
+
+    /// The integration metadata given to [`Plugin::integration`], if any.
+    pub fn integration_metadata(&self) -> Option<&Integration> {
+        self.integration.as_ref()
     }
 
     /// Registers provisioner `P` as `name` (templates use `<plugin>-<name>`).
@@ -165,7 +179,9 @@ impl Plugin {
              \n\
              `packer-plugin-{p} describe` prints what the plugin serves as JSON;\n\
              `packer-plugin-{p} --version` prints its version;\n\
-             `packer-plugin-{p} docs` prints every component's attributes as Markdown.\n",
+             `packer-plugin-{p} docs` prints every component's attributes as Markdown;\n\
+             `packer-plugin-{p} docs --web-docs DIR` writes the Packer integrations registry's pages\n\
+             (the `.web-docs` layout) into DIR.\n",
             v = self.version,
             src = self.source,
             prov = list(Kind::Provisioner),
@@ -209,6 +225,16 @@ impl Plugin {
                 println!("{}", self.version_line());
                 0
             }
+            Invocation::WebDocs(dir) => match crate::webdocs::write(&self, &dir) {
+                Ok(files) => {
+                    eprintln!("wrote {} files under {}", files.len(), dir.display());
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    1
+                }
+            },
             Invocation::Usage(why) => {
                 if !why.is_empty() {
                     eprintln!("error: {why}\n");

@@ -407,3 +407,28 @@ fn docs_subcommand_matches_the_committed_reference() {
     .unwrap();
     assert_eq!(generated, committed, "REFERENCE.md is stale");
 }
+
+#[test]
+fn web_docs_need_a_directory_and_integration_metadata() {
+    // the scaffold declares no `Plugin::integration`: nothing is written, and it says why
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(scaffold())
+        .args(["docs", "--web-docs"])
+        .arg(dir.path().join("web-docs"))
+        .env_remove(MAGIC_COOKIE_KEY)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Plugin::integration"), "{err}");
+    assert!(!dir.path().join("web-docs").exists());
+
+    let out = Command::new(scaffold())
+        .args(["docs", "--web-docs"])
+        .env_remove(MAGIC_COOKIE_KEY)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("docs --web-docs needs the directory"), "{err}");
+}

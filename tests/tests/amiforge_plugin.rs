@@ -81,3 +81,77 @@ fn committed_reference_is_what_the_binary_generates() {
         "docs/reference.md is stale"
     );
 }
+
+/// Every file under `root`, as paths relative to it.
+fn files_under(root: &std::path::Path) -> std::collections::BTreeSet<std::path::PathBuf> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                out.insert(path.strip_prefix(root).unwrap().to_path_buf());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn committed_web_docs_are_what_the_binary_generates() {
+    const REGENERATE: &str =
+        "regenerate with `target/debug/packer-plugin-amiforge docs --web-docs .web-docs`";
+    let tmp = tempfile::tempdir().unwrap();
+    let generated = tmp.path().join("web-docs");
+    let out = Command::new(amiforge_bin())
+        .args(["docs", "--web-docs"])
+        .arg(&generated)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let committed = amiforge_e2e::workspace().join(".web-docs");
+    let (want, have) = (files_under(&generated), files_under(&committed));
+    // the registry's layout: metadata, the integration's README, a README per component
+    let expected: Vec<&str> = vec![
+        "README.md",
+        "components/post-processor/replicate/README.md",
+        "components/post-processor/validate/README.md",
+        "components/provisioner/harden/README.md",
+        "components/provisioner/sysprep/README.md",
+        "metadata.hcl",
+    ];
+    let want_names: Vec<String> = want.iter().map(|p| p.display().to_string()).collect();
+    assert_eq!(want_names, expected);
+    let missing: Vec<_> = want.difference(&have).collect();
+    let extra: Vec<_> = have.difference(&want).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        ".web-docs is stale: missing {missing:?}, not generated {extra:?}; {REGENERATE}"
+    );
+    for rel in &want {
+        let a = std::fs::read_to_string(generated.join(rel)).unwrap();
+        let b = std::fs::read_to_string(committed.join(rel)).unwrap();
+        if a != b {
+            let len = a.lines().count().max(b.lines().count());
+            let (n, (gen_line, com_line)) = a
+                .lines()
+                .chain(std::iter::repeat(""))
+                .zip(b.lines().chain(std::iter::repeat("")))
+                .take(len)
+                .enumerate()
+                .find(|(_, (x, y))| x != y)
+                .unwrap_or((len, ("(end)", "(end, different line endings)")));
+            panic!(
+                ".web-docs/{} is stale (line {}: generated {gen_line:?}, committed {com_line:?}); {REGENERATE}",
+                rel.display(),
+                n + 1
+            );
+        }
+    }
+}
