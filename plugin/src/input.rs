@@ -1,10 +1,25 @@
 //! The AMIs a post-processor receives: the input artifact's builder checked against the ones a
-//! component takes, its `region:ami` id parsed, and its `generated_data` (build region, run id).
+//! component takes, its `region:ami` id parsed, and its `generated_data` (build region, run id,
+//! the AMI the build started from).
 
 use std::collections::BTreeMap;
 
 use packer_sdk::PostProcessContext;
 use serde_json::Value as Json;
+
+/// The HCP Packer registry's provider name for an AMI (what Packer's amazon plugin says).
+pub const PROVIDER: &str = "aws";
+
+/// The image the build started from (`SourceAMI` of the builder's `generated_data`): the
+/// registry's parent link. `""` when the builder did not say.
+pub fn base_ami(generated: &Json) -> String {
+    generated
+        .get("SourceAMI")
+        .and_then(Json::as_str)
+        .filter(|s| s.starts_with("ami-"))
+        .unwrap_or_default()
+        .to_string()
+}
 
 /// What the previous step handed over.
 pub struct Input {
@@ -55,4 +70,23 @@ pub async fn read(
         amis,
         generated,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_ami_is_taken_as_the_parent() {
+        assert_eq!(
+            base_ami(&serde_json::json!({"SourceAMI": "ami-1"})),
+            "ami-1"
+        );
+        assert_eq!(
+            base_ami(&serde_json::json!({"SourceAMI": "ERR_NOT_FOUND"})),
+            ""
+        );
+        assert_eq!(base_ami(&serde_json::json!({"SourceAMI": 3})), "");
+        assert_eq!(base_ami(&Json::Null), "");
+    }
 }

@@ -25,7 +25,9 @@ pub trait Artifact: Send + Sync + 'static {
     }
     /// Human-readable description, shown in "Builds finished".
     fn string(&self) -> String;
-    /// Named state; `generated_data` must be a map of strings (or null).
+    /// Named state; `generated_data` must be a map of strings (or null);
+    /// `par.artifact.metadata` ([`crate::registry::ARTIFACT_STATE_URI`]) the artifact's images
+    /// for the HCP Packer registry ([`crate::registry::to_state`]).
     fn state(&self, _name: &str) -> Json {
         Json::Null
     }

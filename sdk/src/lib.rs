@@ -15,12 +15,12 @@
 //!
 //! Layers, bottom up (see `ARCHITECTURE.md`): [`invocation`] (argv, handshake line) → [`mux`]
 //! (yamux session) → [`broker`] (numbered side streams) → [`msgpack`] + [`rpc`] (Go net/rpc) →
-//! services: [`provisioner`], [`post_processor`], [`artifact`], and Packer's [`ui`] and
-//! [`communicator`] called back. Configuration: [`spec`] (one typed schema, encoded as [`gob`]
-//! or protobuf), [`config`] (decoding what Packer sends). Documentation from the same types:
-//! [`docs`] (the Markdown reference) and [`webdocs`] (the Packer integrations registry's
-//! `.web-docs`). With feature `test-util`, `testutil` holds a fake Packer for driving components
-//! in tests.
+//! services: [`provisioner`], [`post_processor`], [`artifact`] (with [`registry`] metadata), and
+//! Packer's [`ui`] and [`communicator`] called back. Configuration: [`spec`] (one typed schema,
+//! encoded as [`gob`] or protobuf), [`config`] (decoding what Packer sends). Documentation from
+//! the same types: [`docs`] (the Markdown reference) and [`webdocs`] (the Packer integrations
+//! registry's `.web-docs`). With feature `test-util`, `testutil` holds a fake Packer for driving
+//! components in tests.
 
 extern crate self as packer_sdk;
 
@@ -37,6 +37,7 @@ pub mod mux;
 pub mod plugin;
 pub mod post_processor;
 pub mod provisioner;
+pub mod registry;
 pub mod rpc;
 pub mod secrets;
 pub mod spec;
@@ -53,6 +54,7 @@ pub use packer_sdk_derive::HclSpec;
 pub use plugin::Plugin;
 pub use post_processor::{PostProcessContext, PostProcessOutput, PostProcessor};
 pub use provisioner::{ProvisionContext, Provisioner};
+pub use registry::RegistryImage;
 /// serde_json, for code the `HclSpec` derive generates.
 #[doc(hidden)]
 pub use serde_json;

@@ -131,10 +131,17 @@ pub struct PeerResult {
 /// Runs peer case `case` against `plugin`; panics with the peer's output unless it passed.
 #[track_caller]
 pub fn peer_case(case: &str, plugin: &Path) -> PeerResult {
+    peer_case_env(case, plugin, &[])
+}
+
+/// [`peer_case`] with `env` added to the peer's environment (the plugins it starts inherit it).
+#[track_caller]
+pub fn peer_case_env(case: &str, plugin: &Path, env: &[(String, String)]) -> PeerResult {
     let out = Command::new(peer())
         .arg(case)
         .arg(plugin)
         .env_remove("PACKER_LOG")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("run the SDK peer");
     let r = PeerResult {

@@ -13,6 +13,7 @@ require (
 	github.com/hashicorp/hcl/v2 v2.24.0
 	github.com/hashicorp/packer v1.16.0
 	github.com/hashicorp/packer-plugin-sdk v0.6.10
+	github.com/mitchellh/mapstructure v1.5.0
 	github.com/zclconf/go-cty v1.18.1
 )
 
@@ -301,7 +302,6 @@ require (
 	github.com/mitchellh/go-testing-interface v1.14.1 // indirect
 	github.com/mitchellh/go-wordwrap v1.0.1 // indirect
 	github.com/mitchellh/iochan v1.0.0 // indirect
-	github.com/mitchellh/mapstructure v1.5.0 // indirect
 	github.com/mitchellh/panicwrap v1.0.0 // indirect
 	github.com/mitchellh/prefixedio v0.0.0-20151214002211-6e6954073784 // indirect
 	github.com/mitchellh/reflectwalk v1.0.2 // indirect

@@ -68,6 +68,7 @@ impl PostProcessor for Validate {
             .await
             .unwrap_or(serde_json::Value::Null);
         let manifest: Option<Manifest> = serde_json::from_value(manifest_json.clone()).ok();
+        let registered = artifact::registered(&ctx.input).await;
         let clients = Arc::new(Clients::load(&home).await);
         let request = self.request(manifest.as_ref(), &amis)?;
 
@@ -131,6 +132,7 @@ impl PostProcessor for Validate {
                 self.s.report_path.display().to_string(),
                 self.s.junit_path.display().to_string(),
             ];
+            let registry = artifact::registry_images(&images, &registered, &generated, &report);
             return Ok(PostProcessOutput {
                 artifact: Some(Arc::new(ValidatedArtifact {
                     id,
@@ -139,6 +141,7 @@ impl PostProcessor for Validate {
                     generated,
                     manifest: manifest_json,
                     report: serde_json::to_value(&report).unwrap_or_default(),
+                    registry,
                     images,
                     clients,
                 })),

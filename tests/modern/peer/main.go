@@ -61,6 +61,7 @@ var cases = map[string]func(*env) (string, error){
 	"post-process-gob":    caseGobPostProcess,
 	"amiforge-configure":  caseAmiforgeConfigure,
 	"amiforge-config-gob": caseAmiforgeConfigGob,
+	"registry-metadata":   caseRegistryMetadata,
 }
 
 const caseTimeout = 3 * time.Minute
