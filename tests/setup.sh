@@ -25,8 +25,11 @@ fi
 packer version | grep -q 'Packer v1.6' || echo "setup: warning: expected Debian's Packer 1.6.x, got $(packer version | head -1)"
 
 if ! cargo nextest --version >/dev/null 2>&1; then
-  echo "setup: cargo install cargo-nextest"
-  cargo install --locked cargo-nextest >/dev/null
+  # a debug build: it only starts and watches test processes, and a debug build compiles much
+  # faster than a release one on a 2-core machine (prebuilt binaries come from GitHub, which
+  # these machines do not reach)
+  echo "setup: cargo install --debug cargo-nextest"
+  cargo install --locked --debug cargo-nextest >/dev/null
 fi
 
 # The AWS emulator's Python (moto as a library), in a venv of its own.
