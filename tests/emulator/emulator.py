@@ -41,7 +41,9 @@ What this file owns
            exit code and the output cut at 24,000 / 8,000 characters, as AWS does.
     EXT 12 ``consistency`` ({min_seconds, max_seconds}): EC2's eventual consistency.  New ids of
            CopyImage/CreateImage/RunInstances/CreateSecurityGroup/CreateKeyPair answer NotFound when
-           named, and are left out of filtered describes, for a randomized window (consistency.py).
+           named, and are left out of filtered describes, for a randomized window (consistency.py);
+           ``consistency_exempt`` (create actions) and ``consistency_exempt_agents`` (User-Agent
+           substrings) leave what those create visible.
 * The fault-injection / control API under ``/__emulator/`` (EXT 6), never forwarded to moto.
 
 CLI:  python3 emulator.py --port PORT [--copy-seconds N] [--seed-amis FILE] [--seed N]
@@ -996,7 +998,8 @@ class EmulatorMiddleware:
             data = b"".join(result)
             if hasattr(result, "close"):
                 result.close()
-            consistency.register(action, region, captured.get("status"), data)
+            consistency.register(action, region, captured.get("status"), data,
+                                 environ.get("HTTP_USER_AGENT", ""))
             result = [data]
         if fault is None:
             record("ok", captured.get("status"))
@@ -1099,6 +1102,9 @@ def apply_config(cfg: dict[str, Any]) -> None:
         key_details(key_material)                     # EXT 10: refuse what is not a key, now
     ssm_exec = parse_ssm_exec(cfg["ssm_exec"]) if "ssm_exec" in cfg else None
     window = consistency.parse(cfg["consistency"]) if "consistency" in cfg else None   # EXT 12
+    exempt = consistency.parse_exempt(cfg["consistency_exempt"]) if "consistency_exempt" in cfg else None
+    agents = (consistency.parse_exempt_agents(cfg["consistency_exempt_agents"])
+              if "consistency_exempt_agents" in cfg else None)
     faults = None
     if "faults" in cfg:
         faults = []
@@ -1138,6 +1144,8 @@ def apply_config(cfg: dict[str, Any]) -> None:
         seed = STATE.seed
     if "consistency" in cfg:
         consistency.configure(window, seed)
+    if exempt is not None or agents is not None:
+        consistency.exempt(exempt, agents)
 
 
 def override_image(cfg: Any) -> tuple[int, dict[str, Any]]:
@@ -1196,6 +1204,7 @@ def reset_everything() -> None:
         STATE.copy_seconds = STATE.launch_seconds = STATE.status_seconds = 0.0
         STATE.seed, STATE.rng = 1, random.Random(1)
     consistency.configure(None, 1)
+    consistency.exempt(frozenset(), ())
 
 
 # --------------------------------------------------------------------------------------------------

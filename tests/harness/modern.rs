@@ -62,6 +62,18 @@ pub fn amazon() -> PathBuf {
     cached("packer-plugin-amazon")
 }
 
+/// An emulator for builds with the amazon plugin 1.8.2: eventual consistency stays on for
+/// everything amiforge (aws-sdk-rust) creates, but what the Go builder (`aws-sdk-go` in its
+/// User-Agent) creates is visible at once. The plugin waits for its new and copied AMIs with the
+/// AWS SDK's `ImageAvailable` waiter, which does not retry `InvalidAMIID.NotFound`
+/// (`builder/ebs/step_create_ami.go`), so hiding them fails the build in the builder, before any
+/// amiforge component runs.
+pub fn emulator_for_amazon_builds(copy_seconds: f64) -> crate::emulator::Emulator {
+    let emu = crate::emulator::Emulator::start(copy_seconds);
+    emu.configure(&serde_json::json!({ "consistency_exempt_agents": ["aws-sdk-go"] }));
+    emu
+}
+
 /// `packer plugins install --path BIN SOURCE` in `w`.
 pub fn install_from(w: &Workdir, bin: &Path, source: &str) -> PackerOutput {
     let bin = bin.display().to_string();

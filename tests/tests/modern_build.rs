@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use amiforge_aws::client::Clients;
 use amiforge_aws::{images, ssm};
 use amiforge_e2e::emulator::{Emulator, HOME_REGION, clients, create_kms_key};
-use amiforge_e2e::modern::install;
+use amiforge_e2e::modern::{emulator_for_amazon_builds, install};
 use amiforge_e2e::packer::{PackerOutput, Workdir};
 use amiforge_e2e::sandbox::Sandbox;
 use amiforge_e2e::templates::{IMAGES_KEY, harden_and_replicate};
@@ -132,7 +132,7 @@ async fn kms(c: &Clients, regions: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn replicated_example_builds_replicates_and_records() {
-    let emu = Emulator::start(1.0);
+    let emu = emulator_for_amazon_builds(1.0);
     let sbx = Sandbox::start();
     let c = clients(&emu).await;
     kms(&c, &REGIONS).await;
@@ -170,7 +170,7 @@ async fn replicated_example_builds_replicates_and_records() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn golden_pipeline_example_passes_the_gate() {
-    let emu = Emulator::start(1.0);
+    let emu = emulator_for_amazon_builds(1.0);
     emu.configure(&serde_json::json!({"launch_seconds": 0.5, "status_seconds": 0.5}));
     let sbx = Sandbox::start();
     let c = clients(&emu).await;
@@ -214,7 +214,7 @@ async fn golden_pipeline_example_passes_the_gate() {
 /// fails, and nothing is left in the replica regions.
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_during_replication_leaves_no_copies() {
-    let emu = Emulator::start(60.0);
+    let emu = emulator_for_amazon_builds(60.0);
     let c = clients(&emu).await;
     kms(&c, &REGIONS).await;
     let w = Workdir::modern();
