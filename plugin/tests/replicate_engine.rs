@@ -139,7 +139,9 @@ async fn inventory(c: &Clients, regions: &[&str]) -> BTreeSet<String> {
 }
 
 async fn copies_to(n: usize) {
-    let emu = Emulator::start(0.5);
+    // a copy outlasts the emulator's eventual-consistency window (a new copy's id answers
+    // NotFound for up to that long), so the engine sees it pending and reports progress
+    let emu = Emulator::start(emulator::settle_time().as_secs_f64() + 0.5);
     let c = clients(&emu).await;
     let src = source_ami(&c, &format!("web-{n}")).await;
     let targets = &REGIONS[..n];
