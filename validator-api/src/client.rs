@@ -17,6 +17,14 @@ use crate::pb::validator_client::ValidatorClient;
 
 /// How long connecting may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The environment variable a client takes its bearer token from when none is configured.
+pub const TOKEN_ENV: &str = "AMIFORGE_VALIDATOR_TOKEN";
+
+/// The bearer token in [`TOKEN_ENV`], if set and not empty.
+pub fn token_from_env() -> Option<String> {
+    std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty())
+}
+
 /// The largest message a client or server takes (a report of 256 AMIs on many instance types
 /// is a few MiB).
 pub const MAX_MESSAGE: usize = 64 * 1024 * 1024;

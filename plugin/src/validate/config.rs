@@ -199,11 +199,7 @@ pub fn validate(c: ValidateConfig, packer: &PackerConfig) -> Result<Settings, Co
     } else {
         packer.build_name.replace(['/', ' '], "_")
     };
-    let token = given(c.token.clone()).or_else(|| {
-        std::env::var("AMIFORGE_VALIDATOR_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty())
-    });
+    let token = given(c.token.clone()).or_else(amiforge_validator_api::client::token_from_env);
     if let Some(t) = &token {
         packer_sdk::secrets::register(t);
     }

@@ -26,10 +26,7 @@ pub async fn command(a: &HealthArgs) -> i32 {
         cert: a.tls_cert_file.clone(),
         key: a.tls_key_file.clone(),
         server_name: a.tls_server_name.clone(),
-        token: std::env::var("AMIFORGE_VALIDATOR_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty())
-            .map(SecretString::from),
+        token: client::token_from_env().map(SecretString::from),
     };
     let deadline = Instant::now() + a.wait;
     loop {
