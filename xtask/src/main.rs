@@ -73,17 +73,22 @@ fn main() -> ExitCode {
 }
 
 fn release(target: Option<String>, out: &Path, binary: Option<PathBuf>) -> Result<(), String> {
-    let host = host_triple()?;
-    let triple = target.clone().unwrap_or_else(|| host.clone());
-    let platform = Platform::from_triple(&triple).map_err(|e| e.to_string())?;
+    let host = Platform::host().map_err(|e| e.to_string())?;
+    let platform = match &target {
+        Some(t) => Platform::from_triple(t).map_err(|e| e.to_string())?,
+        None => host,
+    };
     let binary = match binary {
         Some(b) => b,
         None => build(target.as_deref(), &platform)?,
     };
-    if triple == host {
+    if platform == host {
         release::check_describe(&binary, VERSION).map_err(|e| e.to_string())?;
     } else {
-        eprintln!("cargo xtask: {triple} is not this host ({host}): describe not checked");
+        eprintln!(
+            "cargo xtask: {}/{} is not this host ({}/{}): describe not checked",
+            platform.os, platform.arch, host.os, host.arch
+        );
     }
     let zip = release::package(&binary, VERSION, &platform, out).map_err(|e| e.to_string())?;
     let sums = release::write_sums(VERSION, out).map_err(|e| e.to_string())?;
@@ -131,18 +136,4 @@ fn target_dir() -> Result<PathBuf, String> {
         .as_str()
         .map(PathBuf::from)
         .ok_or_else(|| format!("{cargo} metadata: no target_directory"))
-}
-
-/// The host's target triple, from `rustc -vV`.
-fn host_triple() -> Result<String, String> {
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let out = Command::new(&rustc)
-        .arg("-vV")
-        .output()
-        .map_err(|e| format!("{rustc} -vV: {e}"))?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("host: "))
-        .map(str::to_string)
-        .ok_or_else(|| format!("{rustc} -vV: no host line"))
 }

@@ -57,7 +57,7 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 }
 
 /// Packer's name for a platform: `GOOS` and `GOARCH`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Platform {
     pub os: &'static str,
     pub arch: &'static str,
