@@ -18,9 +18,8 @@ without this no test would ever see it.  With ``consistency`` set (config or ``-
 * filtered describes (DescribeImages, DescribeInstances, DescribeInstanceStatus,
   DescribeSecurityGroups, DescribeKeyPairs, DescribeSnapshots) leave hidden resources out;
 * the request log says ``consistency`` for a refused request;
-* ``consistency_exempt`` (config key, a list of the create actions above) leaves what those
-  actions create visible at once; ``consistency_exempt_agents`` (substrings of the User-Agent)
-  does the same for creates by those clients.  The modern end-to-end tests exempt
+* ``consistency_exempt_agents`` (config key, substrings of the User-Agent) leaves what those
+  clients create visible at once.  The modern end-to-end tests exempt
   ``aws-sdk-go`` (the amazon plugin 1.8.2, a Go builder): it waits for its new and copied AMIs
   with the AWS SDK's ``ImageAvailable`` waiter, which does not retry ``InvalidAMIID.NotFound``
   (``builder/ebs/step_create_ami.go``, ``builder/common/step_ami_region_copy.go``), so its build
@@ -69,7 +68,6 @@ class Consistency:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.window: tuple[float, float] | None = None
-        self.exempt: frozenset[str] = frozenset()      # create actions whose ids are never hidden
         self.exempt_agents: tuple[str, ...] = ()       # User-Agent substrings whose creates are not
         self.rng = random.Random(1)
         # (region, kind, id or key name) -> monotonic time it becomes visible
@@ -95,13 +93,6 @@ def parse(raw: Any) -> tuple[float, float] | None:
     return float(lo), float(hi)
 
 
-def parse_exempt(raw: Any) -> frozenset[str]:
-    """Validated `consistency_exempt`: a list of create actions (CREATES)."""
-    if not isinstance(raw, list) or any(a not in CREATES for a in raw):
-        raise ValueError(f"consistency_exempt must be a list of {sorted(CREATES)}")
-    return frozenset(raw)
-
-
 def parse_exempt_agents(raw: Any) -> tuple[str, ...]:
     """Validated `consistency_exempt_agents`: a list of non-empty User-Agent substrings."""
     if not isinstance(raw, list) or not all(isinstance(a, str) and a for a in raw):
@@ -109,12 +100,9 @@ def parse_exempt_agents(raw: Any) -> tuple[str, ...]:
     return tuple(raw)
 
 
-def exempt(actions: frozenset[str] | None = None, agents: tuple[str, ...] | None = None) -> None:
+def exempt(agents: tuple[str, ...]) -> None:
     with EC.lock:
-        if actions is not None:
-            EC.exempt = actions
-        if agents is not None:
-            EC.exempt_agents = agents
+        EC.exempt_agents = agents
 
 
 def configure(window: tuple[float, float] | None, seed: int) -> None:
@@ -195,9 +183,7 @@ def refusal(action: str, region: str, service: str, params: dict[str, Any]) -> d
 
 def register(action: str, region: str, status: int | None, body: bytes, agent: str = "") -> None:
     """Hides the ids a successful create answered with (a replayed ClientToken keeps its window)."""
-    if status != 200 or action not in CREATES or action in EC.exempt:
-        return
-    if any(a in agent for a in EC.exempt_agents):
+    if status != 200 or action not in CREATES or any(a in agent for a in EC.exempt_agents):
         return
     found = [(kind, m.decode()) for kind, rx in CREATES[action] for m in rx.findall(body)]
     if action in ("CopyImage", "CreateImage"):

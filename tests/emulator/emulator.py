@@ -42,8 +42,8 @@ What this file owns
     EXT 12 ``consistency`` ({min_seconds, max_seconds}): EC2's eventual consistency.  New ids of
            CopyImage/CreateImage/RunInstances/CreateSecurityGroup/CreateKeyPair answer NotFound when
            named, and are left out of filtered describes, for a randomized window (consistency.py);
-           ``consistency_exempt`` (create actions) and ``consistency_exempt_agents`` (User-Agent
-           substrings) leave what those create visible.
+           ``consistency_exempt_agents`` (User-Agent substrings) leaves what those clients create
+           visible.
 * The fault-injection / control API under ``/__emulator/`` (EXT 6), never forwarded to moto.
 
 CLI:  python3 emulator.py --port PORT [--copy-seconds N] [--seed-amis FILE] [--seed N]
@@ -1102,7 +1102,6 @@ def apply_config(cfg: dict[str, Any]) -> None:
         key_details(key_material)                     # EXT 10: refuse what is not a key, now
     ssm_exec = parse_ssm_exec(cfg["ssm_exec"]) if "ssm_exec" in cfg else None
     window = consistency.parse(cfg["consistency"]) if "consistency" in cfg else None   # EXT 12
-    exempt = consistency.parse_exempt(cfg["consistency_exempt"]) if "consistency_exempt" in cfg else None
     agents = (consistency.parse_exempt_agents(cfg["consistency_exempt_agents"])
               if "consistency_exempt_agents" in cfg else None)
     faults = None
@@ -1144,8 +1143,8 @@ def apply_config(cfg: dict[str, Any]) -> None:
         seed = STATE.seed
     if "consistency" in cfg:
         consistency.configure(window, seed)
-    if exempt is not None or agents is not None:
-        consistency.exempt(exempt, agents)
+    if agents is not None:
+        consistency.exempt(agents)
 
 
 def override_image(cfg: Any) -> tuple[int, dict[str, Any]]:
@@ -1204,7 +1203,7 @@ def reset_everything() -> None:
         STATE.copy_seconds = STATE.launch_seconds = STATE.status_seconds = 0.0
         STATE.seed, STATE.rng = 1, random.Random(1)
     consistency.configure(None, 1)
-    consistency.exempt(frozenset(), ())
+    consistency.exempt(())
 
 
 # --------------------------------------------------------------------------------------------------
