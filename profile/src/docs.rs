@@ -18,6 +18,19 @@ pub fn target(c: &Check) -> String {
             value,
             compare,
         } => format!("sshd `{key}` {compare:?} `{value}`"),
+        Check::SshdAlgorithms { key, allow, keep } => format!(
+            "sshd `{key}`: what the target supports of `{}`, in its order{}",
+            allow.join(" "),
+            if keep.is_empty() {
+                String::new()
+            } else {
+                format!("; keeps `{}` where supported", keep.join(" "))
+            }
+        ),
+        Check::PamModule { module, types, .. } => {
+            format!("`{module}` in the PAM {} stack", types.join(", "))
+        }
+        Check::LoginUmask { value, .. } => format!("a login shell's umask masks `{value}`"),
         Check::Sysctl { key, value } => format!("`{key} = {value}`"),
         Check::ConfigValue {
             path,

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::model::{Check, Os, ParamType, Profile};
+use crate::model::{Check, Compare, Os, PamConfig, ParamType, Profile};
 
 /// Built-in profiles, embedded at build time.
 const BUILTIN: &[(&str, &str)] = &[
@@ -214,15 +214,162 @@ pub fn validate(p: &Profile) -> Vec<String> {
             }
             _ => {}
         }
+        out.extend(check_kind_rules(&at, &c.check));
+        out.extend(needs_rules(&at, &c.needs, p, i));
         if p.profile.os == Os::Linux {
+            let texts = pam_texts(&c.check);
             for s in check.strings_mut() {
-                if s.contains('\n') && !matches!(c.check, Check::Command { .. }) {
+                if s.contains('\n')
+                    && !matches!(c.check, Check::Command { .. })
+                    && !texts.contains(&s.as_str())
+                {
                     out.push(format!("{at}.check: values must be single lines"));
                 }
             }
         }
     }
     out
+}
+
+/// The multi-line pam-configs texts of a check (the one place besides `command` where a value
+/// may span lines).
+fn pam_texts(c: &Check) -> Vec<&str> {
+    match c {
+        Check::PamModule { pam_configs, .. } | Check::LoginUmask { pam_configs, .. } => {
+            pam_configs.iter().map(|p| p.text.as_str()).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `needs` name earlier controls of the same profile (they run first), in Linux profiles.
+fn needs_rules(at: &str, needs: &[String], p: &Profile, index: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    if !needs.is_empty() && p.profile.os != Os::Linux {
+        out.push(format!("{at}.needs: only Linux profiles support needs"));
+        return out;
+    }
+    for n in needs {
+        if !p.controls[..index].iter().any(|c| &c.id == n) {
+            out.push(format!(
+                "{at}.needs: {n:?} is not a control before this one (list the control it depends on first)"
+            ));
+        }
+    }
+    out
+}
+
+/// Rules of one check kind serde cannot express.
+fn check_kind_rules(at: &str, check: &Check) -> Vec<String> {
+    let mut out = Vec::new();
+    let compare = match check {
+        Check::SshdConfig { compare, value, .. } | Check::ConfigValue { compare, value, .. } => {
+            Some((compare, value))
+        }
+        Check::SecurityPolicy { compare, .. } if *compare == Compare::Range => {
+            out.push(format!("{at}.check.compare: range is for Linux checks"));
+            None
+        }
+        _ => None,
+    };
+    if let Some((Compare::Range, value)) = compare
+        && placeholders(value).is_empty()
+        && parse_range(value).is_none()
+    {
+        out.push(format!(
+            "{at}.check.value: {value:?} is not a range like \"1..300\" (compare = \"range\")"
+        ));
+    }
+    match check {
+        Check::SshdAlgorithms { key, allow, .. } => {
+            if algorithm_query(key).is_none() {
+                out.push(format!(
+                    "{at}.check.key: {key:?} is not an algorithm list sshd_algorithms knows (KexAlgorithms, Ciphers, MACs)"
+                ));
+            }
+            if allow.is_empty() {
+                out.push(format!(
+                    "{at}.check.allow: name at least one algorithm pattern"
+                ));
+            }
+        }
+        Check::PamModule {
+            module,
+            types,
+            pam_configs,
+            ..
+        } => {
+            if module.is_empty()
+                || !module
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                out.push(format!(
+                    "{at}.check.module: {module:?} is not a PAM module name like \"pam_faillock\""
+                ));
+            }
+            if types.is_empty() {
+                out.push(format!(
+                    "{at}.check.types: name at least one of auth, account, password, session"
+                ));
+            }
+            for t in types {
+                if !["auth", "account", "password", "session"].contains(&t.as_str()) {
+                    out.push(format!(
+                        "{at}.check.types: {t:?} is not auth, account, password or session"
+                    ));
+                }
+            }
+            out.extend(pam_config_rules(at, pam_configs));
+        }
+        Check::LoginUmask { value, pam_configs } => {
+            if !is_octal_mode(value) && placeholders(value).is_empty() {
+                out.push(format!(
+                    "{at}.check.value: {value:?} is not an octal umask like \"027\""
+                ));
+            }
+            out.extend(pam_config_rules(at, pam_configs));
+        }
+        _ => {}
+    }
+    out
+}
+
+fn pam_config_rules(at: &str, configs: &[PamConfig]) -> Vec<String> {
+    configs
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| {
+            c.name.is_empty()
+                || !c
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(|(i, c)| {
+            format!(
+                "{at}.check.pam_configs[{i}].name: {:?} must be a file name of letters, digits, '-' and '_'",
+                c.name
+            )
+        })
+        .collect()
+}
+
+/// `LO..HI` as integers.
+pub fn parse_range(v: &str) -> Option<(i64, i64)> {
+    let (lo, hi) = v.split_once("..")?;
+    let (lo, hi) = (lo.trim().parse().ok()?, hi.trim().parse().ok()?);
+    (lo <= hi).then_some((lo, hi))
+}
+
+/// The `ssh -Q` query that lists what an sshd algorithm setting may hold.
+pub fn algorithm_query(key: &str) -> Option<&'static str> {
+    match key.to_ascii_lowercase().as_str() {
+        "kexalgorithms" => Some("kex"),
+        "ciphers" => Some("cipher"),
+        "macs" => Some("mac"),
+        _ => None,
+    }
 }
 
 /// `{{name}}` placeholders in `s`.

@@ -112,6 +112,12 @@ pub struct Control {
     /// References (CIS, dev-sec ids).
     #[serde(default)]
     pub refs: Vec<String>,
+    /// Earlier controls this one's effect depends on (e.g. faillock.conf values do nothing
+    /// unless pam_faillock is in the PAM stack): when one of them does not hold, this control
+    /// fails (or, when that one does not apply here, is reported not verifiable) instead of
+    /// passing on a file that has no effect.
+    #[serde(default)]
+    pub needs: Vec<String>,
     pub check: Check,
 }
 
@@ -126,6 +132,43 @@ pub enum Check {
         value: String,
         #[serde(default)]
         compare: Compare,
+    },
+    /// An sshd algorithm list (`KexAlgorithms`, `Ciphers`, `MACs`) computed for the target: of
+    /// what its sshd supports (`ssh -Q`), the ones matching `allow` (sh glob patterns), in the
+    /// target's own preference order. Compliant when the effective list (`sshd -T`) has only
+    /// allowed algorithms and every supported one matching `keep` (post-quantum hybrids).
+    SshdAlgorithms {
+        key: String,
+        allow: Vec<String>,
+        #[serde(default)]
+        keep: Vec<String>,
+    },
+    /// A PAM module is in the system's stacks for each of `types` (auth, account, password,
+    /// session): Debian/Ubuntu's `common-TYPE` files or the RHEL family's `system-auth` and
+    /// `password-auth`. Fixed through the distribution's tool, never by editing stacks by hand:
+    /// `pam-auth-update --enable` of `pam_auth_update` profiles (the `pam_configs` ones are
+    /// written to /usr/share/pam-configs first), or `authselect enable-feature`. `packages` are
+    /// installed first when the module is missing.
+    PamModule {
+        module: String,
+        types: Vec<String>,
+        #[serde(default)]
+        pam_auth_update: Vec<String>,
+        #[serde(default)]
+        pam_configs: Vec<PamConfig>,
+        #[serde(default)]
+        authselect_feature: Option<String>,
+        #[serde(default)]
+        packages: Vec<String>,
+    },
+    /// The umask a login shell really gets (`su -l` of an account without a private group runs
+    /// the PAM session stack and the shell's profile) masks at least `value`. Fixed by `UMASK` in
+    /// login.defs plus pam_umask in the session stack (the `pam_configs` profile, Debian/Ubuntu),
+    /// or a profile.d script where there is no pam-auth-update.
+    LoginUmask {
+        value: String,
+        #[serde(default)]
+        pam_configs: Vec<PamConfig>,
     },
     /// A kernel parameter: persisted in the sysctl.d files (read in the order the system applies
     /// them) and live in /proc/sys; fixed in `/etc/sysctl.d/99-zz-amiforge.conf`.
@@ -215,6 +258,14 @@ pub enum Check {
     },
 }
 
+/// A pam-auth-update profile amiforge installs as /usr/share/pam-configs/NAME.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PamConfig {
+    pub name: String,
+    pub text: String,
+}
+
 fn default_file_mode() -> String {
     "0644".into()
 }
@@ -224,6 +275,9 @@ impl Check {
     pub fn kind(&self) -> &'static str {
         match self {
             Check::SshdConfig { .. } => "sshd_config",
+            Check::SshdAlgorithms { .. } => "sshd_algorithms",
+            Check::PamModule { .. } => "pam_module",
+            Check::LoginUmask { .. } => "login_umask",
             Check::Sysctl { .. } => "sysctl",
             Check::ConfigValue { .. } => "config_value",
             Check::FileMode { .. } => "file_mode",
@@ -263,6 +317,41 @@ impl Check {
     pub fn strings_mut(&mut self) -> Vec<&mut String> {
         match self {
             Check::SshdConfig { key, value, .. } | Check::Sysctl { key, value } => vec![key, value],
+            Check::SshdAlgorithms { key, allow, keep } => {
+                let mut v = vec![key];
+                v.extend(allow.iter_mut());
+                v.extend(keep.iter_mut());
+                v
+            }
+            Check::PamModule {
+                module,
+                types,
+                pam_auth_update,
+                pam_configs,
+                authselect_feature,
+                packages,
+            } => {
+                let mut v = vec![module];
+                v.extend(types.iter_mut());
+                v.extend(pam_auth_update.iter_mut());
+                v.extend(
+                    pam_configs
+                        .iter_mut()
+                        .flat_map(|c| [&mut c.name, &mut c.text]),
+                );
+                v.extend(authselect_feature.iter_mut());
+                v.extend(packages.iter_mut());
+                v
+            }
+            Check::LoginUmask { value, pam_configs } => {
+                let mut v = vec![value];
+                v.extend(
+                    pam_configs
+                        .iter_mut()
+                        .flat_map(|c| [&mut c.name, &mut c.text]),
+                );
+                v
+            }
             Check::ConfigValue {
                 path, key, value, ..
             } => vec![path, key, value],
@@ -331,6 +420,7 @@ impl Compare {
             Compare::Le => "le",
             Compare::Ge => "ge",
             Compare::OneOf => "one_of",
+            Compare::Range => "range",
         }
     }
 }
@@ -348,6 +438,9 @@ pub enum Compare {
     Ge,
     /// One of the `|`-separated values.
     OneOf,
+    /// An integer in `LO..HI` (both included), e.g. `1..300` for an interval where 0 means
+    /// "off"; a fix writes `HI`.
+    Range,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

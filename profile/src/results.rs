@@ -27,6 +27,9 @@ pub enum Status {
     /// Configured (persisted) but cannot take effect live here, e.g. read-only /proc/sys: it
     /// applies when an instance boots from the image.
     AppliesAtBoot,
+    /// Configured, but its effect cannot be confirmed on this target (the tool that would show
+    /// it is missing, or a control it depends on does not apply here).
+    NotVerifiable,
 }
 
 impl Status {
@@ -37,6 +40,7 @@ impl Status {
             Status::Failed => "failed",
             Status::NotApplicable => "not applicable",
             Status::AppliesAtBoot => "applies at boot",
+            Status::NotVerifiable => "not verifiable here",
         }
     }
 }
@@ -87,6 +91,8 @@ pub struct Summary {
     pub failed: usize,
     pub not_applicable: usize,
     pub applies_at_boot: usize,
+    #[serde(default)]
+    pub not_verifiable: usize,
     /// Controls whose run changed the target.
     pub changed: usize,
     pub total: usize,
@@ -102,6 +108,7 @@ impl Summary {
                 Status::Failed => s.failed += 1,
                 Status::NotApplicable => s.not_applicable += 1,
                 Status::AppliesAtBoot => s.applies_at_boot += 1,
+                Status::NotVerifiable => s.not_verifiable += 1,
             }
             s.changed += usize::from(r.changed);
             s.total += 1;

@@ -231,7 +231,9 @@ fn generated_sh_parses_in_every_shell_here() {
             .text
             .lines()
             .filter(|l| {
+                // a control with `needs` or pam-configs texts sets variables before af_control
                 l.trim_start().starts_with("af_control ")
+                    || l.contains("; af_control '")
                     || l.trim_start().starts_with("af_skip ")
                     || l.trim_start().starts_with("if af_platform ")
             })

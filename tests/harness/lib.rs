@@ -7,6 +7,7 @@
 //! and `cargo build --workspace --examples` output.
 
 pub mod emulator;
+pub mod harden;
 pub mod modern;
 pub mod packer;
 pub mod sandbox;

@@ -1,8 +1,8 @@
-//! A sandboxed sshd on 127.0.0.1 (tests/sandbox/sandbox.sh): Debian root on an overlay, private
-//! mount/pid/uts/ipc namespaces, read-only /proc/sys. Nothing on the host changes.
+//! A sandboxed sshd on 127.0.0.1 (tests/sandbox/sandbox.sh): a Debian 12 or 13 root on an
+//! overlay, private mount/pid/uts/ipc namespaces, read-only /proc/sys. Nothing on the host changes.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -12,12 +12,44 @@ fn script(name: &str) -> PathBuf {
     workspace().join("tests/sandbox").join(name)
 }
 
-/// Builds or unpacks the pristine root once per test process; returns its path.
+/// The Debian release a sandbox runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// Debian 12 (OpenSSH 9.2, no pam_umask in common-session).
+    Bookworm,
+    /// Debian 13 (OpenSSH 10: post-quantum `mlkem768x25519-sha256` by default).
+    Trixie,
+}
+
+impl Release {
+    pub fn name(self) -> &'static str {
+        match self {
+            Release::Bookworm => "bookworm",
+            Release::Trixie => "trixie",
+        }
+    }
+
+    /// `VERSION_ID` in the release's /etc/os-release.
+    pub fn version_id(self) -> &'static str {
+        match self {
+            Release::Bookworm => "12",
+            Release::Trixie => "13",
+        }
+    }
+}
+
+/// Builds or unpacks the pristine Debian 12 root once per test process; returns its path.
 pub fn root() -> &'static Path {
-    static ROOT: OnceLock<PathBuf> = OnceLock::new();
-    ROOT.get_or_init(|| {
+    root_of(Release::Bookworm)
+}
+
+/// Builds or unpacks the pristine root of `release` once per test process; returns its path.
+pub fn root_of(release: Release) -> &'static Path {
+    static ROOTS: [OnceLock<PathBuf>; 2] = [OnceLock::new(), OnceLock::new()];
+    ROOTS[release as usize].get_or_init(|| {
         let out = Command::new("bash")
             .arg(script("mkroot.sh"))
+            .arg(release.name())
             .output()
             .expect("run tests/sandbox/mkroot.sh");
         assert!(
@@ -43,12 +75,27 @@ pub struct Sandbox {
     pub port: u16,
     /// Private key that logs in as `admin` (NOPASSWD sudo) and `root`.
     pub key: PathBuf,
+    pub release: Release,
     _keydir: tempfile::TempDir,
 }
 
 impl Sandbox {
+    /// A Debian 12 sandbox.
     pub fn start() -> Sandbox {
-        root();
+        Sandbox::start_on(Release::Bookworm)
+    }
+
+    /// `sandbox.sh` with this sandbox's lower layer.
+    fn script_cmd(release: Release) -> Command {
+        let mut c = Command::new("bash");
+        c.arg(script("sandbox.sh"))
+            .env("SBX_RELEASE", release.name())
+            .env("SBX_ROOT", root_of(release));
+        c
+    }
+
+    pub fn start_on(release: Release) -> Sandbox {
+        root_of(release);
         static N: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "e2e-{}-{}",
@@ -66,8 +113,7 @@ impl Sandbox {
         let mut last = String::new();
         for _ in 0..3 {
             let port = free_port();
-            let out = Command::new("bash")
-                .arg(script("sandbox.sh"))
+            let out = Sandbox::script_cmd(release)
                 .args(["start", &name, &port.to_string()])
                 .arg(key.with_extension("pub"))
                 .output()
@@ -77,6 +123,7 @@ impl Sandbox {
                     name,
                     port,
                     key,
+                    release,
                     _keydir: keydir,
                 };
             }
@@ -85,17 +132,58 @@ impl Sandbox {
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
-            let _ = Command::new("bash")
-                .arg(script("sandbox.sh"))
-                .args(["reset", &name])
-                .status();
+            let _ = Sandbox::script_cmd(release).args(["reset", &name]).status();
         }
         panic!("sandbox did not start:\n{last}");
     }
 
+    /// Runs `command` in the sandbox as `user` over SSH (the sandbox's key must be in the user's
+    /// authorized_keys: root and admin have it), with `stdin` on its standard input.
+    pub fn ssh(&self, user: &str, command: &str, stdin: &str) -> Output {
+        use std::io::Write;
+        let mut child = Command::new("ssh")
+            .args([
+                "-q",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-i",
+            ])
+            .arg(&self.key)
+            .args(["-p", &self.port.to_string()])
+            .arg(format!("{user}@127.0.0.1"))
+            .arg(command)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ssh (openssh-client) is needed");
+        if let Some(mut i) = child.stdin.take() {
+            let _ = i.write_all(stdin.as_bytes());
+        }
+        child.wait_with_output().expect("ssh runs")
+    }
+
+    /// [`Sandbox::ssh`] as root that must succeed; its stdout.
+    pub fn root_ok(&self, command: &str) -> String {
+        let out = self.ssh("root", command, "");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{command}: {}\n{stdout}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
     fn run(&self, cmd: &str) -> String {
-        let out = Command::new("bash")
-            .arg(script("sandbox.sh"))
+        let out = Sandbox::script_cmd(self.release)
             .args([cmd, &self.name])
             .output()
             .expect("run sandbox.sh");
@@ -155,8 +243,7 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script("sandbox.sh"))
+        let _ = Sandbox::script_cmd(self.release)
             .args(["reset", &self.name])
             .status();
     }

@@ -12,7 +12,9 @@
 #   sandbox.sh reset NAME                   stop, then delete all its state
 #
 #   SBX_HOME       state dir (default ${TMPDIR:-/tmp}/amiforge-sbx); sandbox state in $SBX_HOME/NAME
-#   SBX_ROOT       lower layer (default ${AMIFORGE_CACHE:-$HOME/.cache/amiforge}/sbx-root)
+#   SBX_RELEASE    Debian release of the lower layer: bookworm (default) or trixie
+#   SBX_ROOT       lower layer (default ${AMIFORGE_CACHE:-$HOME/.cache/amiforge}/sbx-root-$SBX_RELEASE);
+#                  give diff the same SBX_RELEASE/SBX_ROOT as start
 #   SBX_KEEP_CAPS  =1 keeps the full capability set inside (default: host-affecting caps dropped)
 #
 # Isolation: private mount/pid/uts/ipc namespaces; chroot into an overlayfs whose lower layer is the
@@ -26,7 +28,7 @@ set -euo pipefail
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 SBX_HOME=${SBX_HOME:-${TMPDIR:-/tmp}/amiforge-sbx}
-LOWER=${SBX_ROOT:-${AMIFORGE_CACHE:-$HOME/.cache/amiforge}/sbx-root}
+LOWER=${SBX_ROOT:-${AMIFORGE_CACHE:-$HOME/.cache/amiforge}/sbx-root-${SBX_RELEASE:-bookworm}}
 DROP_CAPS=-sys_admin,-net_admin,-sys_time,-sys_module,-sys_boot,-sys_rawio,-syslog,-wake_alarm,-mac_admin,-mac_override,-audit_control,-sys_pacct,-block_suspend,-bpf,-perfmon,-checkpoint_restore
 
 die() { echo "sandbox.sh: $*" >&2; exit 1; }
@@ -129,7 +131,7 @@ case $cmd in
     PORT=$3 KEY=$4
     [[ $PORT =~ ^[0-9]+$ ]] && [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || die "bad port '$PORT'"
     [ "$(id -u)" = 0 ] || die "must run as root (namespaces, overlayfs, chroot)"
-    [ -f "$LOWER/.amiforge-sbx-root" ] || die "no pristine root at $LOWER (run tests/sandbox/mkroot.sh)"
+    [ -f "$LOWER/.amiforge-sbx-root" ] || die "no pristine root at $LOWER (run tests/sandbox/mkroot.sh ${SBX_RELEASE:-bookworm})"
     [ -s "$KEY" ] || die "public key file '$KEY' is missing or empty"
     grep -q overlay /proc/filesystems || modprobe overlay 2>/dev/null || die "overlayfs not available"
     for c in unshare setpriv ss; do command -v $c >/dev/null || die "$c is missing (util-linux/iproute2)"; done

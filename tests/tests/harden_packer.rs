@@ -3,10 +3,8 @@
 //! nothing, the report and SBOM come back with correct digests and the same evidence is left on
 //! the image. Bad input fails `packer validate` naming the attribute.
 
-use std::path::Path;
-
-use amiforge_e2e::amiforge_bin;
-use amiforge_e2e::packer::{PackerOutput, Workdir};
+use amiforge_e2e::harden::{build, report, result, template, workdir};
+use amiforge_e2e::packer::Workdir;
 use amiforge_e2e::sandbox::Sandbox;
 use amiforge_profile::report::Report;
 use amiforge_profile::results::Status;
@@ -21,12 +19,6 @@ const NOISE: &[&str] = &[
     "var/lib/sudo",
 ];
 
-fn workdir() -> Workdir {
-    let w = Workdir::new();
-    w.link(&amiforge_bin(), "packer-plugin-amiforge");
-    w
-}
-
 /// Weakens the machine the way a sloppy base image would.
 const WEAKEN: &str = r#"  provisioner "shell" {
     inline = [
@@ -36,29 +28,6 @@ const WEAKEN: &str = r#"  provisioner "shell" {
     ]
   }
 "#;
-
-fn template(sbx: &Sandbox, before: &str, harden: &str) -> String {
-    format!(
-        "{}\nbuild {{\n  sources = [\"source.null.sbx\"]\n{before}  provisioner \"amiforge-harden\" {{\n{harden}\n  }}\n}}\n",
-        sbx.null_source_hcl("sbx")
-    )
-}
-
-fn report(path: &Path) -> Report {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_slice(&bytes).expect("the report parses")
-}
-
-fn result<'a>(r: &'a Report, id: &str) -> &'a amiforge_profile::report::ResultEntry {
-    r.results
-        .iter()
-        .find(|x| x.id == id)
-        .unwrap_or_else(|| panic!("no result for {id}"))
-}
-
-fn build(w: &Workdir) -> PackerOutput {
-    w.packer(&["build", "-color=false", "t.pkr.hcl"])
-}
 
 /// The enforce run fixed every failing control, the three weaknesses among them; kernel
 /// parameters that cannot change live are "applies at boot", never passed.

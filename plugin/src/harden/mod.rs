@@ -223,7 +223,11 @@ impl Harden {
             .map(|p| p.control.title.as_str())
             .unwrap_or("");
         let mut s = format!("  {:<15} {:<9} {title}", res.status.label(), res.id);
-        if matches!(res.status, Status::Failed | Status::Fixed) && !res.detail.is_empty() {
+        if matches!(
+            res.status,
+            Status::Failed | Status::Fixed | Status::NotVerifiable
+        ) && !res.detail.is_empty()
+        {
             s.push_str(&format!(" ({})", res.detail));
         }
         s

@@ -21,12 +21,17 @@ pub fn table(r: &Report) -> Vec<String> {
         format!("  {:<18} {:>5}", "failed", s.failed),
         format!("  {:<18} {:>5}", "not applicable", s.not_applicable),
         format!("  {:<18} {:>5}", "applies at boot", s.applies_at_boot),
+        format!("  {:<18} {:>5}", "not verifiable", s.not_verifiable),
         format!(
             "  {:<18} {:>5}   ({} changed on this run)",
             "total", s.total, s.changed
         ),
     ];
-    for (status, label) in [(Status::Failed, "failed"), (Status::Fixed, "fixed")] {
+    for (status, label) in [
+        (Status::Failed, "failed"),
+        (Status::Fixed, "fixed"),
+        (Status::NotVerifiable, "not verifiable"),
+    ] {
         let ids: Vec<&str> = r
             .results
             .iter()

@@ -1,13 +1,16 @@
-//! POSIX sh generation: the runtime (`sh_runtime.sh`, check/fix functions per control kind) and
-//! one `af_control` line per control, all values single-quoted ([`quote`], also what the
-//! validator quotes its guest commands with).
+//! POSIX sh generation: the runtime (`sh_runtime.sh` + `sh_runtime_login.sh`, check/fix
+//! functions per control kind) and one `af_control` line per control, all values single-quoted
+//! ([`quote`], also what the validator quotes its guest commands with).
 
 use std::fmt::Write;
 
 use crate::model::{Check, Mode, Separator};
 use crate::resolve::Resolved;
 
-pub(super) const RUNTIME: &str = include_str!("sh_runtime.sh");
+pub(super) const RUNTIME: &str = concat!(
+    include_str!("sh_runtime.sh"),
+    include_str!("sh_runtime_login.sh")
+);
 
 /// `s` as one single-quoted sh word (a literal: nothing in it expands).
 pub fn quote(s: &str) -> String {
@@ -33,6 +36,43 @@ fn call(check: &Check) -> String {
             "af_sshd_check af_sshd_fix {}",
             words(&[key, value, compare.name()])
         ),
+        Check::SshdAlgorithms { key, allow, keep } => format!(
+            "af_algs_check af_algs_fix {}",
+            words(&[
+                key,
+                crate::load::algorithm_query(key).unwrap_or("kex"),
+                &allow.join(" "),
+                &keep.join(" ")
+            ])
+        ),
+        Check::PamModule {
+            module,
+            types,
+            pam_auth_update,
+            pam_configs,
+            authselect_feature,
+            packages,
+        } => {
+            let mut enable: Vec<&str> = pam_configs.iter().map(|c| c.name.as_str()).collect();
+            enable.extend(pam_auth_update.iter().map(String::as_str));
+            format!(
+                "af_pam_check af_pam_fix {}",
+                words(&[
+                    module,
+                    &types.join(" "),
+                    &enable.join(" "),
+                    authselect_feature.as_deref().unwrap_or(""),
+                    &packages.join(" ")
+                ])
+            )
+        }
+        Check::LoginUmask { value, pam_configs } => {
+            let enable: Vec<&str> = pam_configs.iter().map(|c| c.name.as_str()).collect();
+            format!(
+                "af_umask_check af_umask_fix {}",
+                words(&[value, &enable.join(" ")])
+            )
+        }
         Check::Sysctl { key, value } => {
             format!("af_sysctl_check af_sysctl_fix {}", words(&[key, value]))
         }
@@ -106,6 +146,28 @@ fn call(check: &Check) -> String {
     }
 }
 
+/// `AF_PAMCFG_NAME='text'; ` assignments before a control: the pam-configs profiles its PAM fix
+/// writes, found by `af_pam_enable` through the names it is given.
+fn pam_configs_prefix(check: &Check) -> String {
+    let configs = match check {
+        Check::PamModule { pam_configs, .. } | Check::LoginUmask { pam_configs, .. } => {
+            pam_configs.as_slice()
+        }
+        _ => &[],
+    };
+    configs
+        .iter()
+        .map(|c| format!("AF_PAMCFG_{}={}; ", var_suffix(&c.name), quote(&c.text)))
+        .collect()
+}
+
+/// A name as the tail of a shell variable name (what `af_var` does in the runtime).
+fn var_suffix(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
 /// The whole script.
 pub(super) fn compile(r: &Resolved) -> String {
     let mode = r.mode.name();
@@ -123,7 +185,15 @@ pub(super) fn compile(r: &Resolved) -> String {
             let _ = writeln!(s, "  af_skip {} {}", quote(&c.id), quote(reason));
             continue;
         }
-        let run = format!("af_control {} {}", quote(&c.id), call(&c.check));
+        let mut run = format!(
+            "{}af_control {} {}",
+            pam_configs_prefix(&c.check),
+            quote(&c.id),
+            call(&c.check)
+        );
+        if !c.needs.is_empty() {
+            run = format!("AF_NEEDS={}; {run}; AF_NEEDS=", quote(&c.needs.join(" ")));
+        }
         if c.platforms.is_empty() {
             let _ = writeln!(s, "  {run}");
         } else {

@@ -1,6 +1,6 @@
 # --- amiforge-harden runtime (POSIX sh). Each check sets AF_VALUE (what it saw) and AF_DETAIL,
 # and returns 0 compliant, 1 not compliant, 2 not applicable, 3 configured but only effective at
-# boot. Each fix returns 0 when it changed what it had to. af_control drives check, fix, re-check.
+# boot, 4 configured but its effect cannot be confirmed on this target. Each fix returns 0 when it changed what it had to. af_control drives check, fix, re-check.
 set -u
 LC_ALL=C
 export LC_ALL
@@ -20,13 +20,47 @@ af_json() {
 af_emit() { # id status changed before after detail
   printf 'AMIFORGE-RESULT {"id":"%s","status":"%s","changed":%s,"before":"%s","after":"%s","detail":"%s"}\n' \
     "$1" "$2" "$3" "$(af_json "$4")" "$(af_json "$5")" "$(af_json "$6")"
+  eval "AF_ST_$(af_var "$1")=\$2"
+}
+
+af_var() { printf '%s' "$1" | tr -c 'A-Za-z0-9_' '_'; }
+
+# af_unmet: does a control in AF_NEEDS (the ids this one's effect depends on) not hold? Sets
+# AF_UNMET to failed (one failed or did not run) or not_verifiable (one does not apply here).
+af_unmet() {
+  AF_UNMET=; AF_UNMET_DETAIL=
+  for af_n in $AF_NEEDS; do
+    eval "af_s=\${AF_ST_$(af_var "$af_n"):-}"
+    case $af_s in
+      pass|fixed|applies_at_boot) ;;
+      not_applicable|not_verifiable)
+        [ "$AF_UNMET" = failed ] && continue
+        AF_UNMET=not_verifiable; AF_UNMET_DETAIL="its effect depends on $af_n, which is ${af_s} here" ;;
+      *) AF_UNMET=failed; AF_UNMET_DETAIL="configured but without effect: $af_n is ${af_s:-not run}" ;;
+    esac
+  done
+  [ -n "$AF_UNMET" ]
+}
+
+# af_result: af_emit, except that an outcome that holds becomes AF_UNMET when a needed control
+# does not hold.
+af_result() { # id status changed before after detail
+  case $2 in
+    pass|fixed|applies_at_boot)
+      if [ -n "${AF_NEEDS:-}" ] && af_unmet; then
+        af_emit "$1" "$AF_UNMET" "$3" "$4" "$5" "$AF_UNMET_DETAIL${6:+; $6}"; return 0
+      fi ;;
+  esac
+  af_emit "$@"
 }
 
 af_lower() { printf '%s' "$1" | tr 'A-Z' 'a-z'; }
 
-# af_compare HAVE WANT OP: eq (case-insensitive) | le | ge (integers) | one_of (WANT a|b|c)
+# af_compare HAVE WANT OP: eq (case-insensitive) | le | ge (integers) | one_of (WANT a|b|c) |
+# range (WANT LO..HI, integers, both included)
 af_compare() {
   case $3 in
+    range) case $1 in ''|*[!0-9-]*) return 1 ;; esac; [ "$1" -ge "${2%%..*}" ] && [ "$1" -le "${2##*..}" ] ;;
     eq) [ "$(af_lower "$1")" = "$(af_lower "$2")" ] ;;
     le) case $1 in ''|*[!0-9-]*) return 1 ;; esac; [ "$1" -le "$2" ] ;;
     ge) case $1 in ''|*[!0-9-]*) return 1 ;; esac; [ "$1" -ge "$2" ] ;;
@@ -57,9 +91,10 @@ af_control() { # id check fix args...
   "$af_chk" "$@"; af_rc=$?
   af_before=$AF_VALUE
   case $af_rc in
-    0) af_emit "$af_id" pass false "$af_before" "$af_before" "$AF_DETAIL"; return 0 ;;
+    0) af_result "$af_id" pass false "$af_before" "$af_before" "$AF_DETAIL"; return 0 ;;
     2) af_emit "$af_id" not_applicable false "$af_before" "$af_before" "$AF_DETAIL"; return 0 ;;
-    3) af_emit "$af_id" applies_at_boot false "$af_before" "$af_before" "$AF_DETAIL"; return 0 ;;
+    3) af_result "$af_id" applies_at_boot false "$af_before" "$af_before" "$AF_DETAIL"; return 0 ;;
+    4) af_emit "$af_id" not_verifiable false "$af_before" "$af_before" "$AF_DETAIL"; return 0 ;;
   esac
   if [ "$AF_MODE" != enforce ]; then
     af_emit "$af_id" failed false "$af_before" "$af_before" "${AF_DETAIL:-not compliant}"
@@ -78,9 +113,10 @@ af_control() { # id check fix args...
   AF_VALUE=; AF_DETAIL=
   "$af_chk" "$@"; af_rc=$?
   case $af_rc in
-    0) af_emit "$af_id" fixed true "$af_before" "$AF_VALUE" "$af_fixnote" ;;
-    3) af_emit "$af_id" applies_at_boot true "$af_before" "$AF_VALUE" "fixed; $AF_DETAIL" ;;
+    0) af_result "$af_id" fixed true "$af_before" "$AF_VALUE" "$af_fixnote" ;;
+    3) af_result "$af_id" applies_at_boot true "$af_before" "$AF_VALUE" "fixed; $AF_DETAIL" ;;
     2) af_emit "$af_id" not_applicable true "$af_before" "$AF_VALUE" "$AF_DETAIL" ;;
+    4) af_emit "$af_id" not_verifiable true "$af_before" "$AF_VALUE" "fixed; $AF_DETAIL" ;;
     *) af_emit "$af_id" failed true "$af_before" "$AF_VALUE" "still not compliant after the fix${AF_DETAIL:+: $AF_DETAIL}" ;;
   esac
 }
@@ -98,19 +134,25 @@ af_replace() { # file mode
 }
 
 # --- sshd_config: the effective value (sshd -T), fixed by a managed line at the top --------------
-af_sshd_check() { # key want op
-  command -v sshd >/dev/null 2>&1 || { AF_DETAIL="sshd is not installed"; return 2; }
+af_sshd_value() { # key -> AF_VALUE = the effective value (sshd -T); 1 when sshd -T fails
   if [ -z "$AF_SSHD_T" ]; then
     AF_SSHD_T=$(sshd -T 2>&1) || { AF_VALUE=; AF_DETAIL="sshd -T failed: $(printf '%s' "$AF_SSHD_T" | head -n 1)"; AF_SSHD_T=; return 1; }
   fi
   af_k=$(af_lower "$1")
   AF_VALUE=$(printf '%s\n' "$AF_SSHD_T" | awk -v k="$af_k" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }')
-  af_compare "$AF_VALUE" "$2" "${3:-eq}"
+}
+
+af_sshd_check() { # key want op
+  command -v sshd >/dev/null 2>&1 || { AF_DETAIL="sshd is not installed"; return 2; }
+  af_sshd_value "$1" || return 1
+  af_compare "$AF_VALUE" "$2" "${3:-eq}" && return 0
+  [ "${3:-eq}" = range ] && AF_DETAIL="$1 ${AF_VALUE:-unset} is outside $2"
+  return 1
 }
 
 af_sshd_fix() { # key value op
   af_f=/etc/ssh/sshd_config
-  af_v=$2; [ "${3:-eq}" = one_of ] && af_v=${2%%|*}
+  af_v=$2; [ "${3:-eq}" = one_of ] && af_v=${2%%|*}; [ "${3:-eq}" = range ] && af_v=${2##*..}
   [ -f "$af_f" ] || { AF_DETAIL="$af_f is missing"; return 1; }
   af_k=$(af_lower "$1")
   # our line goes first (sshd keeps the first value it reads, and it must precede any Include or
@@ -211,7 +253,7 @@ af_cfg_check() { # file key want sep op
 }
 
 af_cfg_fix() { # file key value sep op
-  if [ "$5" = one_of ]; then af_v=${3%%|*}; else af_v=$3; fi
+  case $5 in one_of) af_v=${3%%|*} ;; range) af_v=${3##*..} ;; *) af_v=$3 ;; esac
   if [ "$4" = equals ]; then af_line="$2 = $af_v"; else af_line="$2 $af_v"; fi
   mkdir -p "$(dirname "$1")" || return 1
   if [ -n "$(af_cfg_get "$1" "$2" "$4")" ]; then

@@ -219,14 +219,15 @@ fn judge<T: Transport>(t: &T, report: &Report, run: &Collected) -> Check {
     if lost.is_empty() {
         let s = amiforge_profile::Summary::of(&run.results);
         return Check::new(N, Status::Passed, expected, found).with_message(format!(
-            "profile {} {} (sha256 {}): {} pass, {} apply at boot, {} failed, {} not applicable now",
+            "profile {} {} (sha256 {}): {} pass, {} apply at boot, {} failed, {} not applicable, {} not verifiable now",
             report.profile.name,
             report.profile.version,
             &report.profile.sha256[..report.profile.sha256.len().min(12)],
             s.pass,
             s.applies_at_boot,
             s.failed,
-            s.not_applicable
+            s.not_applicable,
+            s.not_verifiable
         ));
     }
     let mut m = format!(
