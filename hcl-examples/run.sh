@@ -6,7 +6,8 @@
 # hcl-examples/replicated (amazon-ebs against the AWS emulator on 127.0.0.1, hardened, replicated
 # to three regions) and hcl-examples/golden-pipeline (the same, then gated by amiforge-validate:
 # test instances, in-guest audit over SSH, JUnit, approved SSM pointer), shows what the
-# builds changed inside the sandbox, and stops it again.
+# builds changed inside the sandbox, and stops it again. The sandbox runs Debian 12;
+# SBX_RELEASE=trixie runs every example on Debian 13 instead.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the example and the test suite need on a fresh Debian machine (idempotent,
 # fast when done before): Debian's packer 1.6.6 and tools (systemd-analyze checks the unit
-# examples), cargo-nextest, a Python venv with moto for the AWS emulator, the cached Debian root
-# of the SSH sandbox, and modern Packer (1.16.0 and the amazon plugin, built from their Go
+# examples), cargo-nextest, a Python venv with moto for the AWS emulator, the cached Debian 12
+# and 13 roots of the SSH sandboxes, and modern Packer (1.16.0 and the amazon plugin, built from their Go
 # modules by tests/modern/build.sh: minutes once, then cached per tests/modern/go.sum; needs
 # Go >= 1.26, /usr/local/go on this kind of machine).
 #
@@ -40,8 +40,9 @@ if ! "$venv/bin/python3" -c 'import moto, werkzeug' >/dev/null 2>&1; then
   "$venv/bin/pip" install -q --disable-pip-version-check 'moto[server]==5.2.1'
 fi
 
-# The sandbox's Debian root: built once with debootstrap (~1 min), then cached.
-bash "$here/sandbox/mkroot.sh" >/dev/null
+# The sandboxes' Debian roots (12 and 13): each built once with debootstrap (~1 min), then cached.
+bash "$here/sandbox/mkroot.sh" bookworm >/dev/null
+bash "$here/sandbox/mkroot.sh" trixie >/dev/null
 
 # Modern Packer for the tests: Packer 1.16.0 + packer-plugin-amazon 1.8.2 from the Go module proxy.
 if [ "$modern" = 1 ]; then

@@ -148,6 +148,90 @@ fn malformed_profiles_name_the_problem() {
     assert!(e.contains("is not an octal mode"), "{e}");
 }
 
+fn control(id: &str, extra: &str, check: &str) -> String {
+    format!(
+        "[[control]]\nid = \"{id}\"\ntitle = \"t\"\nseverity = \"low\"\nrationale = \"r\"\n{extra}check = {check}\n"
+    )
+}
+
+#[test]
+fn effect_checks_name_their_problems() {
+    let e = bad(&format!(
+        "{HEAD}{}",
+        control(
+            "i",
+            "",
+            "{ kind = \"sshd_config\", key = \"ClientAliveInterval\", value = \"300..1\", compare = \"range\" }"
+        )
+    ));
+    assert!(
+        e.contains("check.value: \"300..1\" is not a range like \"1..300\""),
+        "{e}"
+    );
+    let e = bad(&format!(
+        "{HEAD}{}",
+        control(
+            "k",
+            "",
+            "{ kind = \"sshd_algorithms\", key = \"HostKeyAlgorithms\", allow = [] }"
+        )
+    ));
+    assert!(
+        e.contains("check.key: \"HostKeyAlgorithms\" is not an algorithm list"),
+        "{e}"
+    );
+    assert!(e.contains("check.allow: name at least one"), "{e}");
+    let e = bad(&format!(
+        "{HEAD}{}",
+        control(
+            "p",
+            "",
+            "{ kind = \"pam_module\", module = \"pam faillock\", types = [\"login\"], pam_configs = [{ name = \"../x\", text = \"t\" }] }"
+        )
+    ));
+    assert!(
+        e.contains("check.module: \"pam faillock\" is not a PAM module name"),
+        "{e}"
+    );
+    assert!(
+        e.contains("check.types: \"login\" is not auth, account, password or session"),
+        "{e}"
+    );
+    assert!(
+        e.contains("check.pam_configs[0].name: \"../x\" must be a file name"),
+        "{e}"
+    );
+    let e = bad(&format!(
+        "{HEAD}{}",
+        control("u", "", "{ kind = \"login_umask\", value = \"u=rwx\" }")
+    ));
+    assert!(
+        e.contains("check.value: \"u=rwx\" is not an octal umask"),
+        "{e}"
+    );
+    // needs: an earlier control of the same profile
+    let sysctl = "{ kind = \"sysctl\", key = \"k\", value = \"1\" }";
+    let e = bad(&format!(
+        "{HEAD}{}{}",
+        control("a", "needs = [\"b\"]\n", sysctl),
+        control("b", "", sysctl)
+    ));
+    assert!(
+        e.contains("control[0] (id \"a\").needs: \"b\" is not a control before this one"),
+        "{e}"
+    );
+    // a multi-line value only in pam-configs texts
+    let e = bad(&format!(
+        "{HEAD}{}",
+        control(
+            "m",
+            "",
+            "{ kind = \"sysctl\", key = \"k\", value = \"1\\n2\" }"
+        )
+    ));
+    assert!(e.contains("values must be single lines"), "{e}");
+}
+
 #[test]
 fn unknown_profile_names_the_builtins() {
     match load("no-such-profile") {

@@ -209,6 +209,55 @@ title = "command"
 severity = "low"
 rationale = "r"
 check = { kind = "command", check = "test ! -e /etc/hosts.equiv" }
+
+[[control]]
+id = "interval"
+title = "sshd range"
+severity = "low"
+rationale = "r"
+check = { kind = "sshd_config", key = "ClientAliveInterval", value = "1..300", compare = "range" }
+
+[[control]]
+id = "kex"
+title = "sshd algorithms"
+severity = "low"
+rationale = "r"
+check = { kind = "sshd_algorithms", key = "KexAlgorithms", allow = ["mlkem*", "curve25519-sha256*"], keep = ["mlkem*"] }
+
+[[control]]
+id = "faillock"
+title = "pam module"
+severity = "low"
+rationale = "r"
+
+[control.check]
+kind = "pam_module"
+module = "pam_faillock"
+types = ["auth", "account"]
+authselect_feature = "with-faillock"
+pam_auth_update = ["unix"]
+
+[[control.check.pam_configs]]
+name = "t-faillock"
+text = """
+Name: it's a test
+Auth:
+	requisite	pam_faillock.so preauth"""
+
+[[control]]
+id = "deny"
+title = "needs"
+severity = "low"
+rationale = "r"
+needs = ["faillock", "interval"]
+check = { kind = "config_value", path = "/etc/security/faillock.conf", key = "deny", value = "1..5", separator = "equals", compare = "range" }
+
+[[control]]
+id = "umask"
+title = "login umask"
+severity = "low"
+rationale = "r"
+check = { kind = "login_umask", value = "027" }
 "#;
 
 #[test]
@@ -216,4 +265,70 @@ fn linux_kinds_golden() {
     let l = parse(Source::File("kinds.toml".into()), LINUX_KINDS.to_string()).unwrap();
     let r = resolve(&l, Mode::Enforce, &["cmd".to_string()], &BTreeMap::new()).unwrap();
     expect_file!["golden/linux-kinds.sh"].assert_eq(&calls(&compile(&r).text, "\nAF_MODE="));
+}
+
+/// The sh runtime alone (what precedes the control lines of any compiled Linux profile).
+fn sh_runtime() -> String {
+    let l = parse(Source::File("kinds.toml".into()), LINUX_KINDS.to_string()).unwrap();
+    let r = resolve(&l, Mode::Audit, &[], &BTreeMap::new()).unwrap();
+    let text = compile(&r).text;
+    text[..text.find("\nAF_MODE=").unwrap()].to_string()
+}
+
+/// `needs` on the runtime itself, in every shell here: a control whose own check passes fails
+/// when a control it needs failed, is "not verifiable" when that one does not apply, and keeps
+/// its outcome when that one holds; outcomes that do not hold are never upgraded.
+#[test]
+fn needs_decide_whether_a_holding_outcome_counts() {
+    let script = format!(
+        "{}\nAF_MODE=audit\n\
+         ok() {{ AF_VALUE=seen; return 0; }}\nbad() {{ return 1; }}\nna() {{ return 2; }}\nboot() {{ return 3; }}\n\
+         af_control held ok -\naf_control broken bad -\naf_control absent na -\n\
+         AF_NEEDS='held'; af_control after-held ok -; AF_NEEDS=\n\
+         AF_NEEDS='held broken'; af_control after-broken ok -; AF_NEEDS=\n\
+         AF_NEEDS='absent'; af_control after-absent boot -; AF_NEEDS=\n\
+         AF_NEEDS='absent broken'; af_control worst-wins ok -; AF_NEEDS=\n\
+         AF_NEEDS='broken'; af_control own-failure bad -; AF_NEEDS=\n\
+         AF_NEEDS='nothing-ran'; af_control unknown ok -; AF_NEEDS=\n",
+        sh_runtime()
+    );
+    for shell in ["sh", "dash", "bash"] {
+        let Ok(out) = std::process::Command::new(shell)
+            .args(["-c", &script])
+            .output()
+        else {
+            continue;
+        };
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let status = |id: &str| -> (String, String) {
+            let line = stdout
+                .lines()
+                .find(|l| l.contains(&format!("\"id\":\"{id}\"")))
+                .unwrap_or_else(|| panic!("{shell}: no result for {id}:\n{stdout}"));
+            let v: serde_json::Value =
+                serde_json::from_str(line.trim_start_matches("AMIFORGE-RESULT ")).unwrap();
+            (
+                v["status"].as_str().unwrap().to_string(),
+                v["detail"].as_str().unwrap().to_string(),
+            )
+        };
+        assert_eq!(status("after-held").0, "pass", "{shell}");
+        let (s, d) = status("after-broken");
+        assert_eq!(s, "failed", "{shell}");
+        assert!(
+            d.contains("without effect: broken is failed"),
+            "{shell}: {d}"
+        );
+        let (s, d) = status("after-absent");
+        assert_eq!(s, "not_verifiable", "{shell}");
+        assert!(
+            d.contains("depends on absent, which is not_applicable"),
+            "{d}"
+        );
+        assert_eq!(status("worst-wins").0, "failed", "{shell}");
+        assert_eq!(status("own-failure").0, "failed", "{shell}");
+        let (s, d) = status("unknown");
+        assert_eq!(s, "failed", "{shell}");
+        assert!(d.contains("nothing-ran is not run"), "{shell}: {d}");
+    }
 }

@@ -48,6 +48,9 @@ if ! flock -n 9; then
 fi
 if ready "$ROOT"; then echo "$ROOT"; exit 0; fi # built by whoever held the lock
 
+# Under the lock: anything left over is from a killed or outdated run (and the single root of
+# recipes before v4, which had no release in its name).
+rm -rf "$CACHE/sbx-root" "$CACHE/sbx-root.tar.zst" "$CACHE/sbx-root.lock"
 # Under the lock: anything left over is from a killed or outdated run.
 rm -rf "$CACHE"/.sbx-root-"$RELEASE".tmp.* "$CACHE"/.sbx-root-"$RELEASE".old.*
 if [ -e "$ROOT" ]; then

@@ -1,11 +1,11 @@
-//! `amiforge-harden` with real Packer 1.6.6 against a sandboxed Debian 12 target: an enforce run
+//! `amiforge-harden` with real Packer 1.6.6 against sandboxed Debian 12 and 13 targets: an enforce run
 //! fixes a deliberately weakened machine, a second run changes nothing, audit mode touches
 //! nothing, the report and SBOM come back with correct digests and the same evidence is left on
 //! the image. Bad input fails `packer validate` naming the attribute.
 
 use amiforge_e2e::harden::{build, report, result, template, workdir};
 use amiforge_e2e::packer::Workdir;
-use amiforge_e2e::sandbox::Sandbox;
+use amiforge_e2e::sandbox::{Release, Sandbox};
 use amiforge_profile::report::Report;
 use amiforge_profile::results::Status;
 
@@ -139,7 +139,16 @@ fn assert_no_script_left_behind(sbx: &Sandbox) {
 
 #[test]
 fn enforce_fixes_a_weakened_machine_and_a_second_run_changes_nothing() {
-    let sbx = Sandbox::start();
+    enforce_fixes_a_weakened_machine(Release::Bookworm);
+}
+
+#[test]
+fn enforce_fixes_a_weakened_debian_13_and_a_second_run_changes_nothing() {
+    enforce_fixes_a_weakened_machine(Release::Trixie);
+}
+
+fn enforce_fixes_a_weakened_machine(release: Release) {
+    let sbx = Sandbox::start_on(release);
     let w = workdir();
     let harden = "    report_path = \"out/report.json\"";
     w.write("t.pkr.hcl", &template(&sbx, WEAKEN, harden));
@@ -183,7 +192,16 @@ fn enforce_fixes_a_weakened_machine_and_a_second_run_changes_nothing() {
 
 #[test]
 fn audit_mode_changes_nothing_and_reports_what_is_wrong() {
-    let sbx = Sandbox::start();
+    audit_mode_changes_nothing(Release::Bookworm);
+}
+
+#[test]
+fn audit_mode_changes_nothing_on_debian_13() {
+    audit_mode_changes_nothing(Release::Trixie);
+}
+
+fn audit_mode_changes_nothing(release: Release) {
+    let sbx = Sandbox::start_on(release);
     let w = workdir();
     // weaken in a build of its own, then take the machine's fingerprint
     w.write(

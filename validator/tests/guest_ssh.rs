@@ -1,8 +1,10 @@
-//! In-guest checks over real SSH against a sandboxed Debian 12 (tests/sandbox): a machine
+//! In-guest checks over real SSH against sandboxed Debian 12 and 13 (tests/sandbox): a machine
 //! hardened with linux-baseline and carrying its evidence passes `check`; weakening it fails
-//! `guest.hardening` naming the broken controls; edited or missing evidence fails
-//! `guest.evidence`; user checks pass and fail on exit code and output; an unreachable host is an
-//! infrastructure error (exit 3), never a pass. Library and binary both.
+//! `guest.hardening` naming the broken controls; a control whose file stays but whose effect is
+//! gone (pam_faillock out of the stack, the post-quantum key exchange dropped) fails it too;
+//! edited or missing evidence fails `guest.evidence`; user checks pass and fail on exit code and
+//! output; an unreachable host is an infrastructure error (exit 3), never a pass. Library and
+//! binary both.
 
 mod support;
 
@@ -11,7 +13,7 @@ use support::guest as common;
 use std::process::Command;
 use std::time::Duration;
 
-use amiforge_e2e::sandbox::Sandbox;
+use amiforge_e2e::sandbox::{Release, Sandbox};
 use amiforge_validator::events::Sink;
 use amiforge_validator::guest::host::{HostCheck, check_host};
 use amiforge_validator::guest::ssh::Address;
@@ -278,6 +280,45 @@ async fn a_hardened_host_passes_and_every_kind_of_drift_is_caught() {
     // 5. the evidence gone
     common::root_ok(&sbx, "rm -f /etc/amiforge/hardening.json\n");
     assert_missing_evidence_fails(&sbx, &built).await;
+}
+
+/// On Debian 13: as built the re-audit passes; then the files stay but their effect goes
+/// (pam_faillock taken out of the stacks, a key exchange list without the post-quantum hybrid):
+/// the gate fails naming every control that no longer does anything.
+#[tokio::test(flavor = "multi_thread")]
+async fn debian_13_reaudit_fails_controls_whose_effect_is_gone() {
+    let sbx = Sandbox::start_on(Release::Trixie);
+    let (report, bytes) = common::harden(&sbx);
+    let built = Built {
+        sha: amiforge_model::sha256_hex(&bytes),
+        profile_sha: report.profile.sha256.clone(),
+        bytes,
+    };
+    let r = check(&host(&sbx, built.plan())).await;
+    assert_eq!(r.verdict, Verdict::Passed, "{r:#?}");
+
+    common::root_ok(
+        &sbx,
+        "pam-auth-update --disable amiforge-faillock amiforge-faillock-notify
+         sed -i '1i KexAlgorithms curve25519-sha256' /etc/ssh/sshd_config
+",
+    );
+    assert!(
+        std::fs::read_to_string(sbx.file("/etc/security/faillock.conf"))
+            .unwrap()
+            .contains("deny = 5"),
+        "faillock.conf stays as written"
+    );
+    let r = check(&host(&sbx, built.plan())).await;
+    assert_eq!(r.verdict, Verdict::GateFailed, "{r:#?}");
+    let h = get(&r, "guest.hardening");
+    for id in ["pw-08", "pw-03", "pw-04", "ssh-20"] {
+        assert!(
+            h.message.contains(&format!("{id}: expected pass")),
+            "{id}: {h:?}"
+        );
+    }
+    assert!(h.message.starts_with("4 of "), "{h:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -30,6 +30,18 @@ af_run() {
   af_control 'rule' af_audit_check af_audit_fix '-w /etc/passwd -p wa -k identity'
   # cmd: command
   af_skip 'cmd' 'excluded by the template'
+  # interval: sshd range
+  af_control 'interval' af_sshd_check af_sshd_fix 'ClientAliveInterval' '1..300' 'range'
+  # kex: sshd algorithms
+  af_control 'kex' af_algs_check af_algs_fix 'KexAlgorithms' 'kex' 'mlkem* curve25519-sha256*' 'mlkem*'
+  # faillock: pam module
+  AF_PAMCFG_t_faillock='Name: it'\''s a test
+Auth:
+	requisite	pam_faillock.so preauth'; af_control 'faillock' af_pam_check af_pam_fix 'pam_faillock' 'auth account' 't-faillock unix' 'with-faillock' ''
+  # deny: needs
+  AF_NEEDS='faillock interval'; af_control 'deny' af_cfg_check af_cfg_fix '/etc/security/faillock.conf' 'deny' '1..5' 'equals' 'range'; AF_NEEDS=
+  # umask: login umask
+  af_control 'umask' af_umask_check af_umask_fix '027' ''
 }
 af_run
 af_inventory
