@@ -11,12 +11,14 @@
 //! | [`duration`] | durations users write (`90d`, `15m`) |
 //! | [`cost`] | the snapshot storage and transfer estimate |
 //! | [`digest`] | sha256 in hex |
+//! | [`purl`] | package URLs of OS packages (`distro=` and `upstream=` qualifiers): what every SBOM amiforge writes says and the scanner reads |
 
 pub mod artifact;
 pub mod cost;
 pub mod digest;
 pub mod duration;
 pub mod manifest;
+pub mod purl;
 pub mod sharing;
 pub mod ssm;
 pub mod strategy;

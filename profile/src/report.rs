@@ -157,28 +157,34 @@ pub fn build(r: &Resolved, info: RunInfo<'_>, run: &Collected) -> Result<Report,
     })
 }
 
-/// The package inventory as a CycloneDX 1.5 SBOM (pretty JSON bytes). Package URLs follow the
-/// purl spec (`pkg:deb/<distro>/<name>@<version>?arch=`, `pkg:rpm/<distro>/…`).
+/// The package inventory as a CycloneDX 1.5 SBOM (pretty JSON bytes). Package URLs are
+/// [`amiforge_model::purl::os_package`]'s, with the `distro` and `upstream` qualifiers scanners
+/// match on.
 pub fn sbom(facts: &Facts, packages: &[Package], timestamp: &str, serial: &str) -> Vec<u8> {
     let components: Vec<serde_json::Value> = packages
         .iter()
         .map(|p| {
-            let purl = format!(
-                "pkg:{}/{}/{}@{}?arch={}",
-                p.ecosystem,
-                purl_encode(&facts.os_id),
-                purl_encode(&p.name),
-                purl_encode(&p.version),
-                purl_encode(&p.arch)
-            );
-            serde_json::json!({
+            let purl = amiforge_model::purl::os_package(&amiforge_model::purl::OsPackage {
+                kind: &p.ecosystem,
+                os_id: &facts.os_id,
+                os_version: &facts.os_version,
+                name: &p.name,
+                version: &p.version,
+                arch: &p.arch,
+                source: &p.source,
+                source_version: &p.source_version,
+            });
+            let mut c = serde_json::json!({
                 "type": "library",
-                "bom-ref": purl,
                 "name": p.name,
                 "version": p.version,
-                "purl": purl,
                 "properties": [{"name": "amiforge:arch", "value": p.arch}],
-            })
+            });
+            if let Some(purl) = purl {
+                c["bom-ref"] = purl.clone().into();
+                c["purl"] = purl.into();
+            }
+            c
         })
         .collect();
     let doc = serde_json::json!({
@@ -203,18 +209,5 @@ pub fn sbom(facts: &Facts, packages: &[Package], timestamp: &str, serial: &str) 
     });
     let mut out = serde_json::to_vec_pretty(&doc).unwrap_or_default();
     out.push(b'\n');
-    out
-}
-
-/// Percent-encoding for purl segments (RFC 3986 unreserved characters pass).
-fn purl_encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
     out
 }

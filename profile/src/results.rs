@@ -81,6 +81,11 @@ pub struct Package {
     pub name: String,
     pub version: String,
     pub arch: String,
+    /// deb: the source package (what Debian's advisories name); rpm: the source rpm's file
+    /// name. Empty when the target did not say.
+    pub source: String,
+    /// deb: the source package's version (differs on binNMUs).
+    pub source_version: String,
 }
 
 /// Counts per status.
@@ -148,15 +153,19 @@ impl Collected {
             self.facts =
                 Some(serde_json::from_str(j).map_err(|e| format!("bad facts line {j:?}: {e}"))?);
         } else if let Some(p) = line.strip_prefix(PKG) {
+            // ecosystem, name, version, arch[, source[, source version]]
             let f: Vec<&str> = p.split('\t').collect();
-            if f.len() != 4 {
+            if !(4..=6).contains(&f.len()) {
                 return Err(format!("bad package line {p:?}"));
             }
+            let field = |i: usize| f.get(i).map_or(String::new(), |s| s.to_string());
             self.packages.push(Package {
-                ecosystem: f[0].to_string(),
-                name: f[1].to_string(),
-                version: f[2].to_string(),
-                arch: f[3].to_string(),
+                ecosystem: field(0),
+                name: field(1),
+                version: field(2),
+                arch: field(3),
+                source: field(4),
+                source_version: field(5),
             });
         } else if line == AWAIT_EVIDENCE {
             self.awaiting_evidence = true;

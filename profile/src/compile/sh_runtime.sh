@@ -516,10 +516,10 @@ af_facts() {
 
 af_inventory() {
   if command -v dpkg-query >/dev/null 2>&1; then
-    dpkg-query -W -f '${db:Status-Status}\t${Package}\t${Version}\t${Architecture}\n' 2>/dev/null |
-      awk -F '\t' '$1 == "installed" { printf "AMIFORGE-PKG deb\t%s\t%s\t%s\n", $2, $3, $4 }'
+    dpkg-query -W -f '${db:Status-Status}\t${Package}\t${Version}\t${Architecture}\t${source:Package}\t${source:Version}\n' 2>/dev/null |
+      awk -F '\t' '$1 == "installed" { printf "AMIFORGE-PKG deb\t%s\t%s\t%s\t%s\t%s\n", $2, $3, $4, $5, $6 }'
   elif command -v rpm >/dev/null 2>&1; then
-    rpm -qa --qf 'AMIFORGE-PKG rpm\t%{NAME}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\t%{ARCH}\n' 2>/dev/null
+    rpm -qa --qf 'AMIFORGE-PKG rpm\t%{NAME}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\t%{ARCH}\t%{SOURCERPM}\n' 2>/dev/null
   fi
 }
 

@@ -33,6 +33,10 @@ pub enum Command {
     /// Run the in-guest checks (hardening evidence, audit, user checks) on a running host over
     /// SSH; no AWS. Exit 0 pass, 1 failed, 2 bad input, 3 unreachable/infrastructure error.
     Check(Box<CheckArgs>),
+    /// Scan an image's packages for known vulnerabilities and judge them by policy: exit 0
+    /// clean, 1 policy violated (or an allowlist entry expired), 2 bad input or an unreadable
+    /// database.
+    Scan(Box<ScanArgs>),
     /// Serve the gRPC API (amiforge.validator.v1) to many pipelines at once.
     Serve(Box<ServeArgs>),
     /// Make a bearer token for `serve --token-file`: prints the token (give it to the caller)
@@ -271,4 +275,47 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("{s:?}: write REGION=VALUE")),
     }
+}
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// A CycloneDX JSON SBOM whose OS packages carry purls (amiforge-harden's
+    /// report.sbom.cdx.json, or one from syft/trivy with `distro=` qualifiers).
+    #[arg(long, value_name = "FILE")]
+    pub sbom: PathBuf,
+    /// An OSV database: a directory of OSV records or osv.dev's per-ecosystem all.zip
+    /// (offline; its index is built once and cached by the database's digest).
+    #[arg(long, value_name = "PATH")]
+    pub osv: PathBuf,
+    /// Accepted findings: a TOML file of `[[allow]]` entries (id, package, reason, expires =
+    /// "YYYY-MM-DD"); an expired entry fails the scan.
+    #[arg(long, value_name = "FILE")]
+    pub allowlist: Option<PathBuf>,
+    /// Fail on findings of this severity or worse (low, medium, high, critical); a finding
+    /// without a rating counts as low.
+    #[arg(long, default_value = "high", value_parser = parse_severity)]
+    pub severity: amiforge_scan::Severity,
+    /// Fail only on findings a fixed version exists for.
+    #[arg(long)]
+    pub fixed_only: bool,
+    /// Write the scan report (JSON, amiforge.scan-report/v1).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write SARIF 2.1.0 (GitHub code scanning).
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
+    /// Write JUnit XML: one test case per finding.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Where database indexes are cached (default: $AMIFORGE_CACHE/osv-index, else
+    /// ~/.cache/amiforge/osv-index).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Print only the verdict line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_severity(s: &str) -> Result<amiforge_scan::Severity, String> {
+    s.parse()
 }

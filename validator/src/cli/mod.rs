@@ -1,7 +1,8 @@
 //! The command line (private to the binary): `run` (validate AMIs; JUnit/JSON; exit 0 pass, 1
 //! gate failed, 2 bad input, 3 infrastructure error), `check` (the in-guest checks against a
 //! running host over SSH, no AWS; same exit codes), `sweep` (remove what killed runs left) and
-//! `serve` (the gRPC API; prints `listening on ADDR` when ready), `token` (a bearer token for
+//! `scan` (an SBOM's packages against an OSV database, judged by policy; exit 0 clean, 1
+//! violated, 2 bad input), `serve` (the gRPC API; prints `listening on ADDR` when ready), `token` (a bearer token for
 //! `serve`), `health` (asks a server whether it serves), `completions` and `man` (generated from
 //! these same flags). AWS is reached through the
 //! standard credential chain and region; `AWS_ENDPOINT_URL` points it elsewhere (emulators).
@@ -10,7 +11,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`args`] | the flags, parsed once (`run` flattens the validator's settings structs) |
-//! | [`run`], [`check`], [`sweep`], [`serve`] | one command each |
+//! | [`run`], [`check`], [`scan`], [`sweep`], [`serve`] | one command each |
 //! | [`output`] | event lines, reports, bad input, `--manifest` |
 //! | [`signals`] | first signal cancels, second abandons; stdin closing |
 //! | [`health`] | `health`: one authenticated `Health` call, retried until `--wait` |
@@ -22,6 +23,7 @@ mod generate;
 mod health;
 mod output;
 mod run;
+mod scan;
 mod serve;
 mod signals;
 mod sweep;
@@ -69,6 +71,7 @@ pub fn main() -> i32 {
             Command::Serve(a) => serve::command(&home, *a).await,
             Command::Token(a) => serve::token(&a),
             Command::Check(a) => check::command(*a).await,
+            Command::Scan(a) => scan::command(&a),
             Command::Health(a) => health::command(&a).await,
             Command::Completions(a) => generate::completions(a.shell),
             Command::Man(a) => generate::man(&a.out),
