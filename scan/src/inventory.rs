@@ -80,6 +80,57 @@ fn upstream(kind: &str, value: &str) -> (String, Option<String>) {
     }
 }
 
+/// One purl as an OS package: `Ok(None)` when it is not one of a known release (`distro`
+/// from the qualifier, else `fallback`); `Err` names what is wrong with it.
+pub fn from_purl(text: &str, fallback: Option<&str>) -> Result<Option<Package>, String> {
+    let purl = PackageUrl::from_str(text).map_err(|e| e.to_string())?;
+    if !matches!(purl.ty(), "deb" | "rpm") {
+        return Ok(None);
+    }
+    let version = purl
+        .version()
+        .ok_or_else(|| "an OS package needs a version".to_string())?;
+    let q = purl.qualifiers();
+    let distro_id = q
+        .get("distro")
+        .map(|d| d.to_string())
+        .or_else(|| fallback.map(str::to_string));
+    let Some(distro) = distro_id.as_deref().and_then(Distro::from_qualifier) else {
+        return Ok(None);
+    };
+    let (source, source_version) = match q.get("upstream") {
+        Some(u) => {
+            let (n, v) = upstream(purl.ty(), u);
+            (Some(n), v)
+        }
+        None => (None, None),
+    };
+    Ok(Some(Package {
+        name: purl.name().to_string(),
+        version: version.to_string(),
+        arch: q.get("arch").map(|a| a.to_string()),
+        source,
+        source_version,
+        distro,
+        purl: text.to_string(),
+    }))
+}
+
+/// The inventory a target reported itself (the validator's in-guest collection), through the
+/// same purls the harden SBOM carries.
+pub fn from_os_packages<'a>(
+    packages: impl IntoIterator<Item = amiforge_model::purl::OsPackage<'a>>,
+) -> Inventory {
+    let mut inv = Inventory::default();
+    for p in packages {
+        match amiforge_model::purl::os_package(&p).map(|text| from_purl(&text, None)) {
+            Some(Ok(Some(pkg))) => inv.packages.push(pkg),
+            _ => inv.skipped.push(format!("{} {}", p.name, p.version)),
+        }
+    }
+    inv
+}
+
 /// Reads the OS packages of a CycloneDX JSON SBOM.
 pub fn from_cyclonedx(bytes: &[u8]) -> Result<Inventory, InventoryError> {
     let doc: serde_json::Value =
@@ -100,44 +151,17 @@ pub fn from_cyclonedx(bytes: &[u8]) -> Result<Inventory, InventoryError> {
                 .push(c["name"].as_str().unwrap_or("(unnamed)").to_string());
             continue;
         };
-        let bad = |problem: String| InventoryError::Purl {
-            index,
-            purl: text.to_string(),
-            problem,
-        };
-        let purl = PackageUrl::from_str(text).map_err(|e| bad(e.to_string()))?;
-        if !matches!(purl.ty(), "deb" | "rpm") {
-            inv.skipped.push(text.to_string());
-            continue;
-        }
-        let version = purl
-            .version()
-            .ok_or_else(|| bad("an OS package needs a version".into()))?;
-        let q = purl.qualifiers();
-        let distro_id = q
-            .get("distro")
-            .map(|d| d.to_string())
-            .or_else(|| fallback.clone());
-        let Some(distro) = distro_id.as_deref().and_then(Distro::from_qualifier) else {
-            inv.skipped.push(text.to_string());
-            continue;
-        };
-        let (source, source_version) = match q.get("upstream") {
-            Some(u) => {
-                let (n, v) = upstream(purl.ty(), u);
-                (Some(n), v)
+        match from_purl(text, fallback.as_deref()) {
+            Ok(Some(p)) => inv.packages.push(p),
+            Ok(None) => inv.skipped.push(text.to_string()),
+            Err(problem) => {
+                return Err(InventoryError::Purl {
+                    index,
+                    purl: text.to_string(),
+                    problem,
+                });
             }
-            None => (None, None),
-        };
-        inv.packages.push(Package {
-            name: purl.name().to_string(),
-            version: version.to_string(),
-            arch: q.get("arch").map(|a| a.to_string()),
-            source,
-            source_version,
-            distro,
-            purl: text.to_string(),
-        });
+        }
     }
     Ok(inv)
 }

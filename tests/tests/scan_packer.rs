@@ -3,7 +3,8 @@
 //! source package (`upstream=openssl`); `amiforge-validator scan` matches it against the
 //! hand-written fixture of real Debian advisories: the long-unfixed coreutils and tar CVEs are
 //! found on today's packages with no fixed version, the openssl DSA (fixed long ago) is not, an
-//! allowlist accepts them and an expired entry fails.
+//! allowlist accepts them and an expired entry fails. `scan --ssh` lists what is really on a
+//! running host (a package a later provisioner installed included) and finds the same.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,11 +31,14 @@ fn sbom_of(sbx: &Sandbox) -> (Workdir, PathBuf) {
 }
 
 fn scan(sbom: &Path, extra: &[&str]) -> (i32, String) {
+    scan_target(&["--sbom", sbom.to_str().unwrap()], extra)
+}
+
+fn scan_target(target: &[&str], extra: &[&str]) -> (i32, String) {
     let cache = tempfile::tempdir().unwrap();
     let out = Command::new(validator_bin())
         .arg("scan")
-        .arg("--sbom")
-        .arg(sbom)
+        .args(target)
         .arg("--osv")
         .arg(fixture())
         .arg("--cache-dir")
@@ -134,4 +138,55 @@ fn debian_12_sbom_scan_finds_the_unfixed_cves_and_not_the_fixed_one() {
 #[test]
 fn debian_13_sbom_scan_finds_the_unfixed_cves_and_not_the_fixed_one() {
     scan_finds_the_unfixed_cves(Release::Trixie);
+}
+
+#[test]
+fn a_running_host_is_scanned_for_what_is_really_installed() {
+    let sbx = Sandbox::start_on(Release::Bookworm);
+    let (w, sbom) = sbom_of(&sbx);
+    // a later provisioner installs a package the harden SBOM never saw
+    sbx.root_ok(
+        "d=$(mktemp -d) && mkdir -p $d/DEBIAN && chmod -R 0755 $d && \
+         printf 'Package: e2e-late\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: e2e <e2e@example.invalid>\\nDescription: late\\n' > $d/DEBIAN/control && \
+         chmod 0644 $d/DEBIAN/control && dpkg-deb --build $d /tmp/late.deb >/dev/null && dpkg -i /tmp/late.deb >/dev/null",
+    );
+    let json = w.path().join("live.json");
+    let dest = format!("admin@127.0.0.1:{}", sbx.port);
+    let (code, out) = scan_target(
+        &["--ssh", &dest, "--key", sbx.key.to_str().unwrap()],
+        &["--severity", "low", "--json", json.to_str().unwrap()],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("VIOLATION: DEBIAN-CVE-2016-2781 coreutils "),
+        "{out}"
+    );
+    assert!(
+        out.contains("VIOLATION: DEBIAN-CVE-2005-2541 tar "),
+        "{out}"
+    );
+    let live: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(live["target"], format!("ssh://{dest}"));
+    let in_sbom = serde_json::from_slice::<serde_json::Value>(&std::fs::read(&sbom).unwrap())
+        .unwrap()["components"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(
+        live["summary"]["packages"].as_u64().unwrap() as usize,
+        in_sbom + 1,
+        "the live inventory has the package installed after the SBOM was written"
+    );
+    // nothing listening: an infrastructure error, not a verdict
+    let port = amiforge_e2e::free_port();
+    let (code, out) = scan_target(
+        &[
+            "--ssh",
+            &format!("admin@127.0.0.1:{port}"),
+            "--key",
+            sbx.key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 3, "{out}");
 }

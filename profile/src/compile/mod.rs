@@ -56,6 +56,18 @@ fn runtime(text: &str) -> String {
         .fold(text.to_string(), |t, (name, value)| t.replace(name, value))
 }
 
+/// The inventory script for Linux targets (facts and installed packages; changes nothing), read
+/// back with [`crate::results::Collected`].
+pub fn inventory_script() -> Script {
+    let text = sh::inventory();
+    let sha256 = amiforge_model::sha256_hex(text.as_bytes());
+    Script {
+        language: Language::Sh,
+        text,
+        sha256,
+    }
+}
+
 /// Compiles `r` for its OS.
 pub fn compile(r: &Resolved) -> Script {
     let (language, text) = match r.os {

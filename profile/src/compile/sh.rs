@@ -168,6 +168,16 @@ fn var_suffix(name: &str) -> String {
         .collect()
 }
 
+/// A script that only reports the target: its facts and every installed package
+/// (`AMIFORGE-FACTS`, `AMIFORGE-PKG` lines, then `AMIFORGE-DONE`), changing nothing: what the
+/// validator's security scan collects on a test instance.
+pub(super) fn inventory() -> String {
+    let mut s = String::from("#!/bin/sh\n");
+    s.push_str(&super::runtime(RUNTIME));
+    s.push_str("\naf_facts\naf_inventory\nprintf 'AMIFORGE-DONE\\n'\n");
+    s
+}
+
 /// The whole script.
 pub(super) fn compile(r: &Resolved) -> String {
     let mode = r.mode.name();

@@ -278,11 +278,19 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 }
 
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("scan_target").required(true).args(["sbom", "ssh"])))]
 pub struct ScanArgs {
     /// A CycloneDX JSON SBOM whose OS packages carry purls (amiforge-harden's
     /// report.sbom.cdx.json, or one from syft/trivy with `distro=` qualifiers).
     #[arg(long, value_name = "FILE")]
-    pub sbom: PathBuf,
+    pub sbom: Option<PathBuf>,
+    /// Scan what is really installed on a running host instead: `USER@HOST[:PORT]` (root, or a
+    /// user with passwordless sudo), its package inventory listed over SSH (nothing changes).
+    #[arg(long, value_name = "USER@HOST[:PORT]", requires = "key")]
+    pub ssh: Option<String>,
+    /// Private key file for `--ssh`.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
     /// An OSV database: a directory of OSV records or osv.dev's per-ecosystem all.zip
     /// (offline; its index is built once and cached by the database's digest).
     #[arg(long, value_name = "PATH")]

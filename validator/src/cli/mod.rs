@@ -71,7 +71,7 @@ pub fn main() -> i32 {
             Command::Serve(a) => serve::command(&home, *a).await,
             Command::Token(a) => serve::token(&a),
             Command::Check(a) => check::command(*a).await,
-            Command::Scan(a) => scan::command(&a),
+            Command::Scan(a) => scan::command(&a).await,
             Command::Health(a) => health::command(&a).await,
             Command::Completions(a) => generate::completions(a.shell),
             Command::Man(a) => generate::man(&a.out),

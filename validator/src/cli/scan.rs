@@ -1,9 +1,15 @@
-//! `scan`: an SBOM's OS packages against an offline OSV database, judged by the policy flags;
-//! the findings printed one per line, the reports written (JSON, SARIF, JUnit). Exit 0 clean,
-//! 1 policy violated or an allowlist entry expired, 2 bad input or an unreadable database.
+//! `scan`: an SBOM's OS packages (or a running host's, listed over SSH) against an offline OSV
+//! database, judged by the policy flags; the findings printed one per line, the reports written
+//! (JSON, SARIF, JUnit). Exit 0 clean, 1 policy violated or an allowlist entry expired, 2 bad
+//! input or an unreadable database, 3 the host unreachable or a report not written.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use amiforge_scan::inventory::Inventory;
+use amiforge_validator::guest::inventory as guest_inventory;
+use amiforge_validator::guest::session::Session;
+use amiforge_validator::guest::ssh::{Ssh, parse_destination};
 
 use amiforge_scan::database;
 use amiforge_scan::matcher::{Matcher, OsvMatcher};
@@ -39,7 +45,7 @@ fn write_reports(a: &ScanArgs, report: &ScanReport) -> Result<(), String> {
         write(p, &bytes)?;
     }
     if let Some(p) = &a.sarif {
-        let doc = sarif::render(report, &a.sbom.display().to_string());
+        let doc = sarif::render(report, &report.target);
         let mut bytes = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
         bytes.push(b'\n');
         write(p, &bytes)?;
@@ -50,14 +56,45 @@ fn write_reports(a: &ScanArgs, report: &ScanReport) -> Result<(), String> {
     Ok(())
 }
 
-pub fn command(a: &ScanArgs) -> i32 {
-    let sbom = match std::fs::read(&a.sbom) {
-        Ok(b) => b,
-        Err(e) => return refuse("--sbom", format!("{}: cannot read: {e}", a.sbom.display())),
+/// What is scanned: (the report's target, its packages), or the exit code of a refusal.
+async fn target(a: &ScanArgs) -> Result<(String, Inventory), i32> {
+    if let Some(path) = &a.sbom {
+        let bytes = std::fs::read(path)
+            .map_err(|e| refuse("--sbom", format!("{}: cannot read: {e}", path.display())))?;
+        let inv = inventory::from_cyclonedx(&bytes)
+            .map_err(|e| refuse("--sbom", format!("{}: {e}", path.display())))?;
+        return Ok((path.display().to_string(), inv));
+    }
+    let (Some(dest), Some(key)) = (&a.ssh, &a.key) else {
+        return Err(refuse(
+            "--sbom",
+            "give --sbom FILE or --ssh USER@HOST --key FILE",
+        ));
     };
-    let inv = match inventory::from_cyclonedx(&sbom) {
-        Ok(i) => i,
-        Err(e) => return refuse("--sbom", format!("{}: {e}", a.sbom.display())),
+    let (user, address) = parse_destination(dest).map_err(|e| refuse("--ssh", e))?;
+    let session = Session::new().map_err(|e| refuse("--ssh", e))?;
+    let t = Ssh {
+        user: user.clone(),
+        address: address.clone(),
+        key: key.clone(),
+        known_hosts: session.known_hosts("scan"),
+        connect_timeout: Duration::from_secs(10),
+        wait_until: Instant::now() + Duration::from_secs(10),
+        command_timeout: Duration::from_secs(300),
+    };
+    match guest_inventory::collect(&t).await {
+        Ok((_, inv)) => Ok((format!("ssh://{user}@{address}"), inv)),
+        Err(e) => {
+            eprintln!("amiforge-validator scan: --ssh {dest}: {e}");
+            Err(3)
+        }
+    }
+}
+
+pub async fn command(a: &ScanArgs) -> i32 {
+    let (target, inv) = match target(a).await {
+        Ok(t) => t,
+        Err(code) => return code,
     };
     let allowlist = match &a.allowlist {
         None => Allowlist::default(),
@@ -94,7 +131,7 @@ pub fn command(a: &ScanArgs) -> i32 {
         records: Some(db.index.records),
     };
     let report = ScanReport::new(
-        &a.sbom.display().to_string(),
+        &target,
         source,
         policy,
         inv.packages.len(),

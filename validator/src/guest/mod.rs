@@ -17,6 +17,7 @@
 //! | [`userdata`] | `guest.user-data` |
 //! | [`session`] | a run's private keys and known-hosts files; the key pair per region |
 //! | [`instance`] | reaching a launched test instance (address, transport) |
+//! | [`inventory`] | what is really installed (facts + packages with source packages), for the security scan |
 //! | [`host`] | `check`: the same checks against an existing host, no AWS |
 
 pub mod audit;
@@ -24,6 +25,7 @@ pub mod evidence;
 pub mod exec;
 pub mod host;
 pub mod instance;
+pub mod inventory;
 pub mod session;
 pub mod ssh;
 pub mod ssm;
