@@ -227,12 +227,15 @@ fn debian_13_enforce_holds_and_stays_usable() {
 }
 
 /// Files written, effect missing: faillock.conf without pam_faillock, pwquality.conf without
-/// pam_pwquality (and no dictionary), ClientAliveInterval 0, UMASK 027 in login.defs, and on
-/// Debian 13 a fixed key exchange list that drops the post-quantum hybrid.
+/// pam_pwquality (and no dictionary), ClientAliveInterval 0, UMASK 027 in login.defs, fixed
+/// cipher and MAC lists with a weak member, and on Debian 13 a fixed key exchange list that drops
+/// the post-quantum hybrid.
 const WRITTEN_NOT_EFFECTIVE: &str = "printf 'deny = 3\\nunlock_time = 900\\n' >> /etc/security/faillock.conf && \
     printf 'minlen = 14\\nminclass = 3\\n' >> /etc/security/pwquality.conf && \
     pam-auth-update --disable pwquality && \
     sed -i '1i ClientAliveInterval 0' /etc/ssh/sshd_config && \
+    sed -i '1i Ciphers aes128-cbc,aes128-ctr' /etc/ssh/sshd_config && \
+    sed -i '1i MACs hmac-sha1,hmac-sha2-256' /etc/ssh/sshd_config && \
     sed -i '/^UMASK/d' /etc/login.defs && echo 'UMASK 027' >> /etc/login.defs";
 
 fn audit_of_written_not_effective(release: Release) -> Report {
@@ -277,6 +280,8 @@ fn assert_written_not_effective_fails(r: &Report) {
             .contains("cracklib-runtime is not installed")
     );
     assert_failed(r, "ssh-07", "ClientAliveInterval 0 is outside 1..300");
+    assert_failed(r, "ssh-18", "not allowed: aes128-cbc");
+    assert_failed(r, "ssh-19", "not allowed: hmac-sha1");
 }
 
 #[test]
