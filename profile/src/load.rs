@@ -217,7 +217,13 @@ pub fn validate(p: &Profile) -> Vec<String> {
         out.extend(check_kind_rules(&at, &c.check));
         out.extend(needs_rules(&at, &c.needs, p, i));
         if p.profile.os == Os::Linux {
-            let texts = pam_texts(&c.check);
+            // pam-configs texts are the one place besides `command` where a value spans lines
+            let texts: Vec<&str> = c
+                .check
+                .pam_configs()
+                .iter()
+                .map(|p| p.text.as_str())
+                .collect();
             for s in check.strings_mut() {
                 if s.contains('\n')
                     && !matches!(c.check, Check::Command { .. })
@@ -229,17 +235,6 @@ pub fn validate(p: &Profile) -> Vec<String> {
         }
     }
     out
-}
-
-/// The multi-line pam-configs texts of a check (the one place besides `command` where a value
-/// may span lines).
-fn pam_texts(c: &Check) -> Vec<&str> {
-    match c {
-        Check::PamModule { pam_configs, .. } | Check::LoginUmask { pam_configs, .. } => {
-            pam_configs.iter().map(|p| p.text.as_str()).collect()
-        }
-        _ => Vec::new(),
-    }
 }
 
 /// `needs` name earlier controls of the same profile (they run first), in Linux profiles.
@@ -293,12 +288,7 @@ fn check_kind_rules(at: &str, check: &Check) -> Vec<String> {
                 ));
             }
         }
-        Check::PamModule {
-            module,
-            types,
-            pam_configs,
-            ..
-        } => {
+        Check::PamModule { module, types, .. } => {
             if module.is_empty()
                 || !module
                     .bytes()
@@ -320,18 +310,17 @@ fn check_kind_rules(at: &str, check: &Check) -> Vec<String> {
                     ));
                 }
             }
-            out.extend(pam_config_rules(at, pam_configs));
         }
-        Check::LoginUmask { value, pam_configs } => {
-            if !is_octal_mode(value) && placeholders(value).is_empty() {
-                out.push(format!(
-                    "{at}.check.value: {value:?} is not an octal umask like \"027\""
-                ));
-            }
-            out.extend(pam_config_rules(at, pam_configs));
+        Check::LoginUmask { value, .. }
+            if !is_octal_mode(value) && placeholders(value).is_empty() =>
+        {
+            out.push(format!(
+                "{at}.check.value: {value:?} is not an octal umask like \"027\""
+            ));
         }
         _ => {}
     }
+    out.extend(pam_config_rules(at, check.pam_configs()));
     out
 }
 

@@ -300,6 +300,16 @@ impl Check {
         }
     }
 
+    /// The pam-auth-update profiles the check writes (`pam_module`, `login_umask`).
+    pub fn pam_configs(&self) -> &[PamConfig] {
+        match self {
+            Check::PamModule { pam_configs, .. } | Check::LoginUmask { pam_configs, .. } => {
+                pam_configs
+            }
+            _ => &[],
+        }
+    }
+
     /// The OS this kind of check runs on.
     pub fn os(&self) -> Os {
         match self {

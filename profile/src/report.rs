@@ -164,16 +164,7 @@ pub fn sbom(facts: &Facts, packages: &[Package], timestamp: &str, serial: &str) 
     let components: Vec<serde_json::Value> = packages
         .iter()
         .map(|p| {
-            let purl = amiforge_model::purl::os_package(&amiforge_model::purl::OsPackage {
-                kind: &p.ecosystem,
-                os_id: &facts.os_id,
-                os_version: &facts.os_version,
-                name: &p.name,
-                version: &p.version,
-                arch: &p.arch,
-                source: &p.source,
-                source_version: &p.source_version,
-            });
+            let purl = amiforge_model::purl::os_package(&p.os_package(facts));
             let mut c = serde_json::json!({
                 "type": "library",
                 "name": p.name,

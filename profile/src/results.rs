@@ -88,6 +88,23 @@ pub struct Package {
     pub source_version: String,
 }
 
+impl Package {
+    /// The package as [`amiforge_model::purl`] names it on the target `facts` describe: what
+    /// the harden SBOM and the validator's in-guest inventory both write their purls from.
+    pub fn os_package<'a>(&'a self, facts: &'a Facts) -> amiforge_model::purl::OsPackage<'a> {
+        amiforge_model::purl::OsPackage {
+            kind: &self.ecosystem,
+            os_id: &facts.os_id,
+            os_version: &facts.os_version,
+            name: &self.name,
+            version: &self.version,
+            arch: &self.arch,
+            source: &self.source,
+            source_version: &self.source_version,
+        }
+    }
+}
+
 /// Counts per status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {

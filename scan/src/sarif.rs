@@ -39,8 +39,8 @@ fn score(source: &str, s: Severity) -> String {
         .map_or_else(|| band(s).to_string(), str::to_string)
 }
 
-/// The SARIF log of a scan; `artifact` is the URI results point at (the SBOM's path).
-pub fn render(r: &ScanReport, artifact: &str) -> Value {
+/// The SARIF log of a scan; results point at what was scanned (the SBOM's path, or the host).
+pub fn render(r: &ScanReport) -> Value {
     let mut rules = BTreeMap::new();
     let mut results = Vec::new();
     for j in &r.verdict.findings {
@@ -72,7 +72,7 @@ pub fn render(r: &ScanReport, artifact: &str) -> Value {
                 if f.aliases.is_empty() { String::new() } else { format!(" ({})", f.aliases.join(", ")) },
                 f.fixed.as_deref().unwrap_or("no fixed version yet")
             )},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": artifact}}}],
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": r.target}}}],
             "partialFingerprints": {"amiforge/package-advisory": format!("{}:{}", f.purl, f.id)},
             "properties": {"package": f.package, "installed": f.installed, "fixed": f.fixed, "severity": f.severity, "purl": f.purl},
         });

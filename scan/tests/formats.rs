@@ -45,7 +45,7 @@ fn report(allow: &str) -> ScanReport {
 #[test]
 fn the_sarif_log_is_a_sarif_2_1_0_log() {
     let allow = "[[allow]]\nid = \"CVE-2016-2781\"\npackage = \"coreutils\"\nreason = \"unused\"\nexpires = \"2027-01-01\"\n";
-    let doc = amiforge_scan::sarif::render(&report(allow), "sbom.json");
+    let doc = amiforge_scan::sarif::render(&report(allow));
     let text = serde_json::to_string(&doc).unwrap();
     let log: serde_sarif::sarif::Sarif = serde_json::from_str(&text).expect("a SARIF 2.1.0 log");
     let run = &log.runs[0];

@@ -143,6 +143,9 @@ impl Sandbox {
         use std::io::Write;
         let mut child = Command::new("ssh")
             .args([
+                "-F",
+                "none",
+                "-T",
                 "-q",
                 "-o",
                 "BatchMode=yes",

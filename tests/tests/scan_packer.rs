@@ -102,27 +102,22 @@ fn scan_finds_the_unfixed_cves(release: Release) {
             "[[allow]]\nid = \"{id}\"\npackage = \"{pkg}\"\nreason = \"reviewed\"\nexpires = \"{expires}\"\n"
         )
     };
-    std::fs::write(
-        &allow,
-        entry("CVE-2016-2781", "coreutils", "2099-12-31")
-            + &entry("CVE-2005-2541", "tar", "2099-12-31"),
-    )
-    .unwrap();
-    let (code, out) = scan(
-        &sbom,
-        &["--severity", "low", "--allowlist", allow.to_str().unwrap()],
-    );
+    // both CVEs allowed, tar's entry until `tar_expires`
+    let scan_allowing = |tar_expires: &str| {
+        std::fs::write(
+            &allow,
+            entry("CVE-2016-2781", "coreutils", "2099-12-31")
+                + &entry("CVE-2005-2541", "tar", tar_expires),
+        )
+        .unwrap();
+        scan(
+            &sbom,
+            &["--severity", "low", "--allowlist", allow.to_str().unwrap()],
+        )
+    };
+    let (code, out) = scan_allowing("2099-12-31");
     assert_eq!(code, 0, "{out}");
-    std::fs::write(
-        &allow,
-        entry("CVE-2016-2781", "coreutils", "2099-12-31")
-            + &entry("CVE-2005-2541", "tar", "2021-01-01"),
-    )
-    .unwrap();
-    let (code, out) = scan(
-        &sbom,
-        &["--severity", "low", "--allowlist", allow.to_str().unwrap()],
-    );
+    let (code, out) = scan_allowing("2021-01-01");
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("EXPIRED allowlist entry: CVE-2005-2541 for tar expired on 2021-01-01"),

@@ -149,13 +149,8 @@ fn call(check: &Check) -> String {
 /// `AF_PAMCFG_NAME='text'; ` assignments before a control: the pam-configs profiles its PAM fix
 /// writes, found by `af_pam_enable` through the names it is given.
 fn pam_configs_prefix(check: &Check) -> String {
-    let configs = match check {
-        Check::PamModule { pam_configs, .. } | Check::LoginUmask { pam_configs, .. } => {
-            pam_configs.as_slice()
-        }
-        _ => &[],
-    };
-    configs
+    check
+        .pam_configs()
         .iter()
         .map(|c| format!("AF_PAMCFG_{}={}; ", var_suffix(&c.name), quote(&c.text)))
         .collect()

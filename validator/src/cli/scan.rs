@@ -45,7 +45,7 @@ fn write_reports(a: &ScanArgs, report: &ScanReport) -> Result<(), String> {
         write(p, &bytes)?;
     }
     if let Some(p) = &a.sarif {
-        let doc = sarif::render(report, &report.target);
+        let doc = sarif::render(report);
         let mut bytes = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
         bytes.push(b'\n');
         write(p, &bytes)?;

@@ -28,21 +28,7 @@ pub async fn collect<T: Transport>(t: &T) -> Result<(Facts, Inventory), String> 
             ));
         }
     };
-    let inventory =
-        from_os_packages(
-            run.packages
-                .iter()
-                .map(|p| amiforge_model::purl::OsPackage {
-                    kind: &p.ecosystem,
-                    os_id: &facts.os_id,
-                    os_version: &facts.os_version,
-                    name: &p.name,
-                    version: &p.version,
-                    arch: &p.arch,
-                    source: &p.source,
-                    source_version: &p.source_version,
-                }),
-        );
+    let inventory = from_os_packages(run.packages.iter().map(|p| p.os_package(&facts)));
     if inventory.packages.is_empty() {
         return Err(format!(
             "no OS packages of a known release on {} ({} {}, {} packages listed)",

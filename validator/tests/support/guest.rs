@@ -4,8 +4,6 @@
 //! evidence in /etc/amiforge/hardening.json).
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 use amiforge_e2e::sandbox::Sandbox;
 use amiforge_profile::Mode;
@@ -15,34 +13,7 @@ use amiforge_profile::results::Collected;
 
 /// Runs `script` with `sh` as root in the sandbox (as admin, through sudo); (exit, stdout, stderr).
 pub fn root_sh(sbx: &Sandbox, script: &str) -> (i32, String, String) {
-    let mut child = Command::new("ssh")
-        .args(["-F", "none", "-T", "-i"])
-        .arg(&sbx.key)
-        .args(["-p", &sbx.port.to_string()])
-        .args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "admin@127.0.0.1",
-            "sudo -n sh -s",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ssh");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("write the script");
-    let out = child.wait_with_output().expect("ssh output");
+    let out = sbx.ssh("admin", "sudo -n sh -s", script);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
